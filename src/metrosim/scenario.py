@@ -1,0 +1,542 @@
+"""Scenarios: the typed, validated, immutable description of one run.
+
+A :class:`Scenario` holds every parameter and lever of the model with its default, unit, allowed
+range and source (or stated assumption). It loads from TOML (a file, or the name of a preset in
+``scenarios/``) and writes back exactly what it holds. Presets are bundles of lever values; every
+lever can also be set alone (``Scenario.load("fragmented").replace(growth_boundary=True)`` or
+``metrosim run fragmented --set growth_boundary=true``).
+
+Bad input never produces a traceback for the user: it raises :class:`ScenarioError`, a
+``ValueError`` whose message names the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metrosim._atomic import atomic_write_text
+
+__all__ = ["Scenario", "ScenarioError", "ParamSpec", "parameter_table", "preset_names"]
+
+
+class ScenarioError(ValueError):
+    """A scenario file, preset name or parameter value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What is known about one scenario parameter.
+
+    Attributes
+    ----------
+    unit : str
+        Unit of the value ("-" for dimensionless, "bool", "text").
+    section : str
+        Group in the TOML file and the parameter table (``run``, ``population``, ...).
+    source : str
+        Where the default comes from: a citation, or "assumption: ..." with the reasoning.
+    low, high : float or None
+        Inclusive bounds for numbers.
+    choices : tuple or None
+        Allowed values for text parameters.
+    doc : str
+        One sentence on what the parameter does.
+    lever : bool
+        True for policy levers (what a regime sets), False for parameters and uncertainties.
+    """
+
+    unit: str
+    section: str
+    source: str
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    lever: bool = False
+
+
+def _p(default: Any, **spec: Any) -> Any:
+    return field(default=default, metadata={"spec": ParamSpec(**spec)})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete, validated description of a run: every parameter and lever with its default.
+
+    Build one from defaults (``Scenario()``), from a preset or file (:meth:`load`), or change
+    fields of an existing one (:meth:`replace`). Instances are immutable and hashable, so a run
+    is fully described by its scenario, its seed and the package version.
+
+    See ``docs/parameters.md`` (generated from this class by :func:`parameter_table`) for every
+    field with its unit and source.
+
+    Examples
+    --------
+    >>> s = Scenario.load("fragmented")
+    >>> s.name
+    'fragmented'
+    >>> s.replace(scale=20).scale
+    20
+    """
+
+    # --- run -------------------------------------------------------------------------------
+    name: str = _p("custom", unit="text", section="run", source="-", doc="Name of the scenario.")
+    description: str = _p(
+        "", unit="text", section="run", source="-", doc="Free text describing the scenario."
+    )
+    region: str = _p(
+        "santiago",
+        unit="text",
+        section="run",
+        choices=("santiago",),
+        source="-",
+        doc="Which city's data build the initial state (the Metropolitan Region of Santiago).",
+    )
+    years: int = _p(
+        30,
+        unit="year",
+        section="run",
+        low=0,
+        high=200,
+        source="assumption: a 30-year planning horizon, as metropolitan plans use",
+        doc="Number of simulated years (one step = one year, starting from the 2017 census).",
+    )
+    cell_size_m: float = _p(
+        250.0,
+        unit="m",
+        section="run",
+        low=50.0,
+        high=2000.0,
+        source="assumption: 250 m keeps a year fast; 100 m resolves blocks",
+        doc="Side of a square grid cell in the UTM 19S projection (EPSG:32719).",
+    )
+    scale: int = _p(
+        10,
+        unit="households",
+        section="run",
+        low=1,
+        high=1000,
+        source="assumption: 10 real households per simulated one keeps the main job fast",
+        doc="Real households represented by one simulated household.",
+    )
+
+    # --- population ------------------------------------------------------------------------
+    household_size: float = _p(
+        3.1,
+        unit="persons",
+        section="population",
+        low=1.0,
+        high=10.0,
+        source="INE Censo 2017: national average household size (about 3.1)",
+        doc="Persons per household, used to turn census persons into households.",
+    )
+    formation_rate: float = _p(
+        0.017,
+        unit="1/year",
+        section="population",
+        low=0.0,
+        high=0.2,
+        source=(
+            "assumption: net household growth of ~1.2%/yr (RM population grew from 6,061,185 in "
+            "2002 to 7,112,808 in 2017, 1.07%/yr, and household size fell) plus departures"
+        ),
+        doc="New households formed each year, as a share of the current households.",
+    )
+    departure_rate: float = _p(
+        0.005,
+        unit="1/year",
+        section="population",
+        low=0.0,
+        high=0.2,
+        source="assumption: out-migration and dissolution, 0.5% of households a year",
+        doc="Households that leave the region or dissolve each year, as a share.",
+    )
+    vacancy_initial: float = _p(
+        0.06,
+        unit="-",
+        section="population",
+        low=0.0,
+        high=0.5,
+        source="assumption: 6% of dwellings vacant at the start (a typical natural vacancy)",
+        doc="Share of dwellings vacant in the initial state; sets the initial dwelling stock.",
+    )
+    income_q1: float = _p(
+        300_000.0,
+        unit="CLP/month",
+        section="population",
+        low=1.0,
+        high=1e8,
+        source=(
+            "assumption: order of magnitude of CASEN 2017 mean household income of the poorest "
+            "quintile; replace with a sourced figure"
+        ),
+        doc="Monthly household income of income group 1 (poorest quintile).",
+    )
+    income_q2: float = _p(
+        550_000.0,
+        unit="CLP/month",
+        section="population",
+        low=1.0,
+        high=1e8,
+        source="assumption: as income_q1",
+        doc="Monthly household income of income group 2.",
+    )
+    income_q3: float = _p(
+        800_000.0,
+        unit="CLP/month",
+        section="population",
+        low=1.0,
+        high=1e8,
+        source="assumption: as income_q1",
+        doc="Monthly household income of income group 3.",
+    )
+    income_q4: float = _p(
+        1_200_000.0,
+        unit="CLP/month",
+        section="population",
+        low=1.0,
+        high=1e8,
+        source="assumption: as income_q1",
+        doc="Monthly household income of income group 4.",
+    )
+    income_q5: float = _p(
+        2_800_000.0,
+        unit="CLP/month",
+        section="population",
+        low=1.0,
+        high=1e8,
+        source="assumption: as income_q1",
+        doc="Monthly household income of income group 5 (richest quintile).",
+    )
+
+    # --- land ------------------------------------------------------------------------------
+    max_slope_deg: float = _p(
+        15.0,
+        unit="degree",
+        section="land",
+        low=0.0,
+        high=90.0,
+        source=(
+            "assumption: a modelling choice (facts.md: only 1.3% of the 2017 urban population "
+            "lives in cells steeper than 15 degrees)"
+        ),
+        doc="Cells with a mean SRTM slope above this are not developable.",
+    )
+    slope_outside_dem_deg: float = _p(
+        5.0,
+        unit="degree",
+        section="land",
+        low=0.0,
+        high=90.0,
+        source=(
+            "assumption: cells outside the SRTM tile (far west/south/east of the region) are "
+            "given a gentle slope; they are far from the city"
+        ),
+        doc="Slope assigned to cells with no SRTM data.",
+    )
+
+    # ---------------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_value(f, getattr(self, f.name))
+
+    # construction -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, origin: str = "scenario") -> Scenario:
+        """Build a scenario from a flat or sectioned mapping (as read from TOML).
+
+        Parameters
+        ----------
+        data : mapping
+            Field names to values; sub-tables named after sections (``[run]``, ...) are
+            flattened, so a TOML file may group its keys or not.
+        origin : str
+            Named in error messages (e.g. the file path).
+
+        Raises
+        ------
+        ScenarioError
+            For an unknown field, a value of the wrong type, or a value out of range.
+        """
+        flat: dict[str, Any] = {}
+        sections = {f.metadata["spec"].section for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            if isinstance(value, Mapping):
+                if key not in sections:
+                    raise ScenarioError(
+                        f"{origin}: unknown section [{key}]; allowed sections: "
+                        + ", ".join(sorted(sections))
+                    )
+                for k2, v2 in value.items():
+                    _put(flat, k2, v2, origin)
+            else:
+                _put(flat, key, value, origin)
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for key in flat:
+            if key not in known:
+                raise ScenarioError(_unknown_message(origin, key, known))
+        coerced = {k: _coerce(known[k], v, origin) for k, v in flat.items()}
+        try:
+            return cls(**coerced)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{origin}: {exc}") from None
+
+    @classmethod
+    def load(cls, source: str | os.PathLike[str]) -> Scenario:
+        """Load a scenario from a TOML file or a preset name.
+
+        Parameters
+        ----------
+        source : str or path
+            A path to a ``.toml`` file, or the name of a preset in ``scenarios/``
+            (see :func:`preset_names`).
+
+        Returns
+        -------
+        Scenario
+
+        Raises
+        ------
+        ScenarioError
+            If the file does not exist, is not valid TOML, or holds a bad field or value.
+        """
+        path = Path(source)
+        if not path.suffix and not path.exists():
+            presets = _preset_paths()
+            if str(source) not in presets:
+                raise ScenarioError(
+                    f"scenario {str(source)!r} is neither a file nor a preset; presets: "
+                    + ", ".join(sorted(presets))
+                )
+            path = presets[str(source)]
+        if not path.is_file():
+            raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+        return cls.from_dict(data, origin=str(path))
+
+    def replace(self, **changes: Any) -> Scenario:
+        """Return a copy with some fields changed (validated like a loaded file)."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        for key in changes:
+            if key not in known:
+                raise ScenarioError(_unknown_message("replace()", key, known))
+        coerced = {k: _coerce(known[k], v, "replace()") for k, v in changes.items()}
+        return dataclasses.replace(self, **coerced)
+
+    def with_overrides(self, assignments: Iterable[str]) -> Scenario:
+        """Apply ``name=value`` strings (as given to ``--set`` on the command line).
+
+        Values are parsed as TOML values when possible (``true``, ``0.8``, ``"text"``) and as
+        bare text otherwise.
+        """
+        changes: dict[str, Any] = {}
+        for item in assignments:
+            if "=" not in item:
+                raise ScenarioError(f"--set {item!r}: expected NAME=VALUE")
+            key, raw = (s.strip() for s in item.split("=", 1))
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw
+            changes[key] = value
+        return self.replace(**changes)
+
+    # output -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a flat ``{name: value}`` mapping."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def to_toml(self) -> str:
+        """The scenario as TOML text, grouped by section, readable back by :meth:`load`."""
+        by_section: dict[str, list[str]] = {}
+        for f in dataclasses.fields(self):
+            spec: ParamSpec = f.metadata["spec"]
+            line = f"{f.name} = {_toml_value(getattr(self, f.name))}"
+            by_section.setdefault(spec.section, []).append(line)
+        parts = []
+        for section, lines in by_section.items():
+            parts.append(f"[{section}]\n" + "\n".join(lines) + "\n")
+        return "\n".join(parts)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the scenario as TOML, atomically (temp file + rename)."""
+        return atomic_write_text(Path(path), self.to_toml())
+
+    @classmethod
+    def levers(cls) -> list[str]:
+        """Names of the policy levers (the fields a regime sets)."""
+        return [f.name for f in dataclasses.fields(cls) if f.metadata["spec"].lever]
+
+    @property
+    def incomes(self) -> tuple[float, ...]:
+        """Monthly household income of each income group, poorest first."""
+        return (self.income_q1, self.income_q2, self.income_q3, self.income_q4, self.income_q5)
+
+
+# ------------------------------------------------------------------------------------------
+def _put(flat: dict[str, Any], key: str, value: Any, origin: str) -> None:
+    if key in flat:
+        raise ScenarioError(f"{origin}: field {key!r} is given twice")
+    flat[key] = value
+
+
+def _unknown_message(origin: str, key: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return (
+        f"{origin}: unknown field {key!r}{hint}; allowed fields: "
+        + ", ".join(sorted(known))
+        + " (see docs/parameters.md)"
+    )
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any, origin: str) -> Any:
+    kind = (
+        f.type
+        if isinstance(f.type, type)
+        else {"str": str, "int": int, "float": float, "bool": bool}.get(str(f.type), object)
+    )
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if kind is not object and (
+        not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
+    ):
+        raise ScenarioError(
+            f"{origin}: field {f.name!r} = {value!r} has type {type(value).__name__}; "
+            f"expected {kind.__name__}"
+        )
+    return value
+
+
+def _check_value(f: dataclasses.Field[Any], value: Any) -> None:
+    spec: ParamSpec = f.metadata["spec"]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(f"field {f.name!r} = {value!r} is not a finite number")
+    if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
+        raise ScenarioError(
+            f"field {f.name!r} = {value!r} is out of range; allowed: "
+            f"{spec.low} <= {f.name} <= {spec.high} ({spec.unit})"
+        )
+    if spec.choices is not None and value not in spec.choices:
+        raise ScenarioError(
+            f"field {f.name!r} = {value!r} is not allowed; allowed values: "
+            + ", ".join(repr(c) for c in spec.choices)
+        )
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _preset_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    # installed wheel: metrosim/scenarios; source checkout: <repo>/scenarios
+    return [here / "scenarios", here.parents[1] / "scenarios"]
+
+
+def _preset_paths() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in _preset_dirs():
+        if d.is_dir():
+            for p in sorted(d.glob("*.toml")):
+                found.setdefault(p.stem, p)
+    return found
+
+
+def preset_names() -> list[str]:
+    """Names of the scenario presets shipped in ``scenarios/``."""
+    return sorted(_preset_paths())
+
+
+def parameter_table() -> list[dict[str, Any]]:
+    """Every scenario field with its default, unit, range, section, source and meaning.
+
+    This is the single source of ``docs/parameters.md``; a test checks that the two agree.
+    """
+    rows = []
+    for f in dataclasses.fields(Scenario):
+        spec: ParamSpec = f.metadata["spec"]
+        if spec.choices is not None:
+            allowed = ", ".join(spec.choices)
+        elif spec.low is not None or spec.high is not None:
+            allowed = f"[{spec.low}, {spec.high}]"
+        else:
+            allowed = "any"
+        rows.append(
+            {
+                "name": f.name,
+                "section": spec.section,
+                "default": f.default,
+                "unit": spec.unit,
+                "allowed": allowed,
+                "lever": spec.lever,
+                "meaning": spec.doc,
+                "source": spec.source,
+            }
+        )
+    return rows
+
+
+def parameter_table_markdown() -> str:
+    """The parameter table as the Markdown page ``docs/parameters.md``."""
+    lines = [
+        "# Parameters",
+        "",
+        "Generated from `metrosim.scenario.Scenario` by `python -m metrosim.scenario`; "
+        "`tests/test_scenario.py` fails when this page and the code disagree.",
+        "",
+    ]
+    current = None
+    for row in parameter_table():
+        if row["section"] != current:
+            current = row["section"]
+            lines += [
+                "",
+                f"## {current}",
+                "",
+                "| name | default | unit | allowed | lever | meaning | source or assumption |",
+                "|---|---|---|---|---|---|---|",
+            ]
+        cells = [
+            f"`{row['name']}`",
+            f"`{_toml_value(row['default'])}`",
+            row["unit"],
+            row["allowed"],
+            "yes" if row["lever"] else "",
+            row["meaning"],
+            row["source"],
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    out = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
+    atomic_write_text(out, parameter_table_markdown())
+    print(f"wrote {out}")
