@@ -26,8 +26,14 @@ from scipy.stats import norm
 from metrosim.data import CityData
 from metrosim.grid import GridLayers
 
-__all__ = ["N_GROUPS", "quintile_shares", "largest_remainder", "Households", "InitialPopulation",
-           "initial_population"]
+__all__ = [
+    "N_GROUPS",
+    "quintile_shares",
+    "largest_remainder",
+    "Households",
+    "InitialPopulation",
+    "initial_population",
+]
 
 #: Number of income groups (regional quintiles).
 N_GROUPS = 5
@@ -94,9 +100,7 @@ def quintile_shares(poverty: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return float(np.dot(w, norm.cdf(q + z)))
 
     cuts = [brentq(lambda q, k=k: mixture_cdf(q) - k / N_GROUPS, -20, 20) for k in range(1, 5)]
-    cdf = np.column_stack(
-        [np.zeros_like(z)] + [norm.cdf(q + z) for q in cuts] + [np.ones_like(z)]
-    )
+    cdf = np.column_stack([np.zeros_like(z)] + [norm.cdf(q + z) for q in cuts] + [np.ones_like(z)])
     return np.diff(cdf, axis=1)
 
 
@@ -235,8 +239,9 @@ def initial_population(
             dwellings[cells] += largest_remainder(extra, households[cells].astype(float))
 
     shares = quintile_shares(city.poverty_2022, city.population.astype(float))
-    groups = np.vstack([largest_remainder(int(h), s) for h, s in zip(hh_commune, shares,
-                                                                     strict=True)])
+    groups = np.vstack(
+        [largest_remainder(int(h), s) for h, s in zip(hh_commune, shares, strict=True)]
+    )
     return InitialPopulation(
         households=households,
         dwellings=dwellings,

@@ -243,6 +243,28 @@ class Scenario:
         doc="Slope assigned to cells with no SRTM data.",
     )
 
+    zoning_cap_dw_ha: float = _p(
+        150.0,
+        unit="dwellings/ha",
+        section="land",
+        low=1.0,
+        high=2000.0,
+        source=(
+            "assumption: no municipal plans (PRC) are in the data; a permissive cap at the start, "
+            "which municipalities then change"
+        ),
+        doc="Maximum density permitted on developable land before any government re-zones.",
+    )
+    rent_to_income_initial: float = _p(
+        0.25,
+        unit="-",
+        section="land",
+        low=0.01,
+        high=1.0,
+        source="assumption: a quarter of income on housing, a common benchmark",
+        doc="Initial monthly rent as a share of the commune's mean household income.",
+    )
+
     # ---------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -327,14 +349,17 @@ class Scenario:
             raise ScenarioError(f"{path}: not a UTF-8 text file") from None
         return cls.from_dict(data, origin=str(path))
 
-    def replace(self, **changes: Any) -> Scenario:
+    def replace(self, *, _origin: str = "replace()", **changes: Any) -> Scenario:
         """Return a copy with some fields changed (validated like a loaded file)."""
         known = {f.name: f for f in dataclasses.fields(self)}
         for key in changes:
             if key not in known:
-                raise ScenarioError(_unknown_message("replace()", key, known))
-        coerced = {k: _coerce(known[k], v, "replace()") for k, v in changes.items()}
-        return dataclasses.replace(self, **coerced)
+                raise ScenarioError(_unknown_message(_origin, key, known))
+        coerced = {k: _coerce(known[k], v, _origin) for k, v in changes.items()}
+        try:
+            return dataclasses.replace(self, **coerced)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{_origin}: {exc}") from None
 
     def with_overrides(self, assignments: Iterable[str]) -> Scenario:
         """Apply ``name=value`` strings (as given to ``--set`` on the command line).
@@ -352,7 +377,7 @@ class Scenario:
             except tomllib.TOMLDecodeError:
                 value = raw
             changes[key] = value
-        return self.replace(**changes)
+        return self.replace(_origin="--set", **changes)
 
     # output -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

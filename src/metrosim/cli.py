@@ -1,0 +1,133 @@
+"""The ``metrosim`` command: parse arguments, call the public API, print.
+
+Bad input (a scenario file, an argument, a data file) ends with one line naming what was wrong
+and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from metrosim.data import DataError
+from metrosim.scenario import Scenario, ScenarioError, preset_names
+
+__all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; allowed: 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+class _Progress:
+    """A one-line progress display on stderr: years done, elapsed time and ETA."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label = label
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total == 0:
+            return
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / done * (total - done)
+        end = "\n" if done == total else ""
+        print(
+            f"\r{self.label}: year {done}/{total}  {elapsed:5.1f}s elapsed  eta {eta:5.1f}s",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _resolve(args: argparse.Namespace, source: str) -> Scenario:
+    scenario = Scenario.load(source)
+    changes = {}
+    if getattr(args, "scale", None) is not None:
+        changes["scale"] = args.scale
+    if getattr(args, "cell_size", None) is not None:
+        changes["cell_size_m"] = args.cell_size
+    if getattr(args, "years", None) is not None:
+        changes["years"] = args.years
+    scenario = scenario.replace(**changes)
+    return scenario.with_overrides(args.set or [])
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from metrosim.runner import run
+
+    scenario = _resolve(args, args.scenario)
+    out = Path(args.out) if args.out else Path("out") / f"{scenario.name}-seed{args.seed}"
+    result = run(
+        scenario,
+        seed=args.seed,
+        out=out,
+        progress=_Progress(f"{scenario.name} seed {args.seed}", sys.stderr.isatty()),
+    )
+    last = result.yearly.iloc[-1]
+    print(f"metrosim run: {scenario.name}, seed {args.seed}, {int(last['year'])}")
+    cols = [c for c in result.yearly.columns if c != "year"]
+    for c in cols:
+        print(f"  {c:<40} {last[c]:>16,.4g}")
+    print(f"wrote {out}/ (manifest.json, yearly.parquet, municipal.parquet, scenario.toml)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``metrosim`` command."""
+    p = argparse.ArgumentParser(
+        prog="metrosim",
+        description="Agent-based simulation of metropolitan governance and urban sprawl.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run one scenario and write its tables")
+    r.add_argument(
+        "scenario", help=f"a scenario TOML file or a preset: {', '.join(preset_names())}"
+    )
+    r.add_argument("--seed", type=_positive_int, default=0, help="random seed (default 0)")
+    r.add_argument("--years", type=_positive_int, help="years to simulate")
+    r.add_argument("--scale", type=_positive_int, help="real households per simulated one")
+    r.add_argument("--cell-size", type=_positive_float, help="cell size in metres")
+    r.add_argument("--out", help="output folder (default out/<scenario>-seed<N>)")
+    r.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="set a parameter (repeatable)"
+    )
+    r.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``metrosim`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ScenarioError, DataError) as exc:
+        print(f"metrosim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nmetrosim: interrupted; files already written are complete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
