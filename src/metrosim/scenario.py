@@ -265,6 +265,289 @@ class Scenario:
         doc="Initial monthly rent as a share of the commune's mean household income.",
     )
 
+    # --- households -------------------------------------------------------------------------
+    mobility_base: float = _p(
+        0.07,
+        unit="1/year",
+        section="households",
+        low=0.0,
+        high=1.0,
+        source="assumption: about 7% of households move each year (order of magnitude of residential mobility rates in Latin American cities)",
+        doc="Share of households that move each year regardless of satisfaction.",
+    )
+    dissatisfaction_rate: float = _p(
+        0.15,
+        unit="1/year",
+        section="households",
+        low=0.0,
+        high=1.0,
+        source="assumption: to be calibrated (metrosim calibrate); Clark & Onaka (1983) stress-threshold idea",
+        doc="Extra moving probability for a household far below the utility it could get elsewhere.",
+    )
+    n_alternatives: int = _p(
+        30,
+        unit="dwellings",
+        section="households",
+        low=1,
+        high=500,
+        source="assumption: sampling of alternatives (McFadden 1978); 30 is common in UrbanSim's location choice models",
+        doc="Vacant dwellings a mover samples and compares.",
+    )
+    beta_rent_share: float = _p(
+        -4.0,
+        unit="1/(rent/income)",
+        section="households",
+        low=-100.0,
+        high=0.0,
+        source="assumption: to be calibrated (metrosim calibrate); bid-rent trade-off (Alonso 1964)",
+        doc="Utility per unit of rent as a share of income.",
+    )
+    beta_commute: float = _p(
+        -0.03,
+        unit="1/min",
+        section="households",
+        low=-10.0,
+        high=0.0,
+        source="assumption: to be calibrated (metrosim calibrate); value of commute time in residential location choice",
+        doc="Utility per minute of generalised commute time to jobs.",
+    )
+    beta_service: float = _p(
+        -0.3,
+        unit="1/km",
+        section="households",
+        low=-10.0,
+        high=0.0,
+        source="assumption: to be calibrated (metrosim calibrate); access to schools, clinics and parks",
+        doc="Utility per km of mean distance to the nearest school, clinic and park.",
+    )
+    beta_green: float = _p(
+        0.3,
+        unit="1/log(1+m2/person)",
+        section="households",
+        low=-10.0,
+        high=10.0,
+        source="assumption: to be calibrated (metrosim calibrate); green-space amenity",
+        doc="Utility per unit of log(1 + green m2 per person in the neighbourhood).",
+    )
+    beta_homophily: float = _p(
+        2.0,
+        unit="1/share",
+        section="households",
+        low=-20.0,
+        high=20.0,
+        source="assumption: to be calibrated (metrosim calibrate); Schelling (1971) homophily: preference for neighbours of one's own income group",
+        doc="Utility per unit share of the household's own income group in the neighbourhood.",
+    )
+    max_rent_share: float = _p(
+        0.5,
+        unit="-",
+        section="households",
+        low=0.05,
+        high=1.0,
+        source="assumption: a dwelling costing more than half of income is unaffordable",
+        doc="A household never chooses a dwelling whose rent exceeds this share of its income.",
+    )
+    neighbourhood_radius_m: float = _p(
+        500.0,
+        unit="m",
+        section="households",
+        low=0.0,
+        high=5000.0,
+        source="assumption: a walkable neighbourhood of about 500 m",
+        doc="Half-width of the square window for neighbourhood income mix and green space.",
+    )
+    # --- market -----------------------------------------------------------------------------
+    natural_vacancy: float = _p(
+        0.06,
+        unit="-",
+        section="market",
+        low=0.0,
+        high=0.5,
+        source="assumption: natural vacancy rate of ~6% (Rosen & Smith 1983 estimate a few percent for rental markets)",
+        doc="Vacancy rate at which rents are stable; developers build to restore it.",
+    )
+    rent_adjust_speed: float = _p(
+        2.0,
+        unit="1/year per unit vacancy gap",
+        section="market",
+        low=0.0,
+        high=50.0,
+        source="assumption: to be calibrated (metrosim calibrate); rent adjustment to vacancy (Rosen & Smith 1983)",
+        doc="Log change of rents per year per unit gap between natural and actual vacancy.",
+    )
+    rent_floor: float = _p(
+        20000.0,
+        unit="CLP/month",
+        section="market",
+        low=1.0,
+        high=10000000.0,
+        source="assumption: lowest monthly rent of a dwelling",
+        doc="Rents never fall below this.",
+    )
+    cap_rate: float = _p(
+        0.05,
+        unit="1/year",
+        section="market",
+        low=0.005,
+        high=0.5,
+        source="assumption: residential rental yield of about 5% a year in Santiago",
+        doc="Yield that capitalises annual rent into a dwelling's value.",
+    )
+    cost_base: float = _p(
+        20000000.0,
+        unit="CLP/dwelling",
+        section="market",
+        low=0.0,
+        high=10000000000.0,
+        source="assumption: ~600 UF, construction cost of a basic dwelling",
+        doc="Construction cost of a dwelling at zero density.",
+    )
+    cost_per_density: float = _p(
+        100000.0,
+        unit="CLP/dwelling per dwelling/ha",
+        section="market",
+        low=1.0,
+        high=1000000000.0,
+        source="assumption: taller buildings cost more per dwelling (Alonso-Muth-Mills capital-land substitution)",
+        doc="Increase of construction cost per dwelling with each dwelling/ha of density.",
+    )
+    farmland_price_ha: float = _p(
+        100000000.0,
+        unit="CLP/ha",
+        section="market",
+        low=0.0,
+        high=100000000000.0,
+        source="assumption: ~0.3 UF/m2 for agricultural land at the urban edge",
+        doc="Price of a hectare of agricultural land (the agricultural rent, capitalised).",
+    )
+    servicing_cost_ha_km: float = _p(
+        30000000.0,
+        unit="CLP/ha/km",
+        section="market",
+        low=0.0,
+        high=100000000000.0,
+        source="assumption: cost of extending roads and utilities, per km from the urban footprint",
+        doc="Servicing cost of greenfield land per hectare and km of distance from the urban footprint.",
+    )
+    min_density_dw_ha: float = _p(
+        5.0,
+        unit="dwellings/ha",
+        section="market",
+        low=0.0,
+        high=1000.0,
+        source="assumption: below this, building is not urban development",
+        doc="Smallest density a developer builds.",
+    )
+    redevelopment_premium: float = _p(
+        1.0,
+        unit="-",
+        section="market",
+        low=0.0,
+        high=10.0,
+        source="assumption: assembling and demolishing costs the full value of the existing dwellings",
+        doc="Cost of densifying, as a multiple of the value of the dwellings already on the cell.",
+    )
+    developer_heterogeneity: float = _p(
+        0.2,
+        unit="-",
+        section="market",
+        low=1e-06,
+        high=100.0,
+        source="assumption: to be calibrated (metrosim calibrate); spread of developers' costs and information",
+        doc="Scale of the random term in project choice (larger = less strictly the most profitable site).",
+    )
+    # --- travel and services ------------------------------------------------------------------
+    speed_urban_kmh: float = _p(
+        20.0,
+        unit="km/h",
+        section="travel",
+        low=1.0,
+        high=200.0,
+        source="assumption: door-to-door speed in the urban area at peak (no road network data)",
+        doc="Travel speed across urban cells.",
+    )
+    speed_rural_kmh: float = _p(
+        40.0,
+        unit="km/h",
+        section="travel",
+        low=1.0,
+        high=200.0,
+        source="assumption: speed across non-urban land (rural roads, no road data)",
+        doc="Travel speed across non-urban cells.",
+    )
+    speed_steep_kmh: float = _p(
+        5.0,
+        unit="km/h",
+        section="travel",
+        low=0.1,
+        high=200.0,
+        source="assumption: mountains are crossed slowly",
+        doc="Travel speed across cells steeper than max_slope_deg.",
+    )
+    metro_speed_kmh: float = _p(
+        32.0,
+        unit="km/h",
+        section="travel",
+        low=1.0,
+        high=200.0,
+        source="assumption: commercial speed of Metro de Santiago trains",
+        doc="Speed between consecutive metro stations (straight-line distance).",
+    )
+    metro_boarding_min: float = _p(
+        5.0,
+        unit="min",
+        section="travel",
+        low=0.0,
+        high=60.0,
+        source="assumption: walk-in, wait and transfer time at a station",
+        doc="Minutes added when boarding the metro.",
+    )
+    accessibility_beta: float = _p(
+        0.05,
+        unit="1/min",
+        section="travel",
+        low=0.0001,
+        high=10.0,
+        source="assumption: gravity decay of job accessibility (Hansen 1959)",
+        doc="Decay of the weight of jobs with travel time.",
+    )
+    accessibility_block_m: float = _p(
+        2000.0,
+        unit="m",
+        section="travel",
+        low=100.0,
+        high=20000.0,
+        source="assumption: job accessibility computed between blocks of this size",
+        doc="Block size of the coarse grid for the gravity accessibility.",
+    )
+    coverage_school_m: float = _p(
+        1000.0,
+        unit="m",
+        section="travel",
+        low=10.0,
+        high=20000.0,
+        source="assumption: a school within 1 km",
+        doc="Distance within which a household counts as covered by a school.",
+    )
+    coverage_clinic_m: float = _p(
+        2000.0,
+        unit="m",
+        section="travel",
+        low=10.0,
+        high=20000.0,
+        source="assumption: a primary care centre within 2 km",
+        doc="Distance within which a household counts as covered by a clinic.",
+    )
+    coverage_park_m: float = _p(
+        400.0,
+        unit="m",
+        section="travel",
+        low=10.0,
+        high=20000.0,
+        source="CNDU / SIEDU standard: a plaza within 400 m (BPU_21)",
+        doc="Distance within which a household counts as covered by a park.",
+    )
+
     # ---------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
