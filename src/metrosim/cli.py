@@ -92,6 +92,56 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from metrosim.experiments import HEADLINE, compare
+
+    names = args.scenarios or ["fragmented"] + [n for n in preset_names() if n != "fragmented"]
+    scenarios = [_resolve(args, n) for n in names]
+    out = Path(args.out) if args.out else Path("out") / "compare"
+    years = scenarios[0].years if args.years is None else args.years
+    print(
+        f"metrosim compare: {', '.join(s.name for s in scenarios)}; {args.seeds} seeds x "
+        f"{years} years; scale {scenarios[0].scale}, {scenarios[0].cell_size_m:g} m cells",
+        file=sys.stderr,
+    )
+    progress = _Progress("runs", True)
+
+    def show(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - progress.t0
+        eta = elapsed / done * (total - done)
+        print(f"  run {done}/{total}  {elapsed:6.1f}s elapsed  eta {eta:6.1f}s", file=sys.stderr)
+
+    result = compare(
+        scenarios,
+        seeds=args.seeds,
+        years=args.years,
+        workers=args.workers,
+        out=out,
+        progress=show,
+    )
+    summary = result.summary
+    final_year = int(result.runs["year"].max())
+    shown = [c for c in HEADLINE if c in set(summary["outcome"])]
+    print(
+        f"\nFinal year {final_year}: mean [95% CI] over {args.seeds} seeds; "
+        f"difference from {scenarios[0].name} (paired by seed)"
+    )
+    for outcome in shown:
+        print(f"\n{outcome}")
+        for _, r in summary[summary["outcome"] == outcome].iterrows():
+            diff = (
+                "baseline"
+                if r["scenario"] == scenarios[0].name
+                else f"diff {r['diff']:+.4g} [{r['diff_ci_low']:+.4g}, {r['diff_ci_high']:+.4g}]"
+            )
+            print(
+                f"  {r['scenario']:<26} {r['mean']:>12.4g} "
+                f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]  {diff}"
+            )
+    print(f"\nwrote {out}/ (runs.parquet, municipal.parquet, summary.csv, manifest.json)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``metrosim`` command."""
     p = argparse.ArgumentParser(
@@ -112,6 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="NAME=VALUE", help="set a parameter (repeatable)"
     )
     r.set_defaults(func=_cmd_run)
+
+    c = sub.add_parser("compare", help="compare scenarios over common seeds (the main job)")
+    c.add_argument("scenarios", nargs="*", help="scenario files or presets (default: all presets)")
+    c.add_argument("--seeds", type=_positive_int, default=5, help="replicates (default 5)")
+    c.add_argument("--years", type=_positive_int, default=15, help="years per run (default 15)")
+    c.add_argument("--scale", type=_positive_int, default=20, help="real households per agent")
+    c.add_argument("--cell-size", type=_positive_float, default=500.0, help="cell size in metres")
+    c.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
+    c.add_argument("--out", help="output folder (default out/compare)")
+    c.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="set a parameter in every scenario"
+    )
+    c.set_defaults(func=_cmd_compare)
     return p
 
 

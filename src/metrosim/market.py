@@ -40,9 +40,7 @@ from metrosim.land import LandState, LandUse, density_class
 __all__ = ["fit_hedonic", "expected_rent", "update_rents", "develop", "DevelopmentResult"]
 
 
-def fit_hedonic(
-    rent: np.ndarray, features: np.ndarray, weights: np.ndarray
-) -> np.ndarray:
+def fit_hedonic(rent: np.ndarray, features: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Weighted least squares of log rent on location features (with an intercept).
 
     Parameters
