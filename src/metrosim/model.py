@@ -55,7 +55,21 @@ class Municipality(mesa.Agent):
 
 
 class RegionalGovernment(mesa.Agent):
-    """The Gobierno Regional (GORE) of the Metropolitan Region."""
+    """The Gobierno Regional (GORE) of the Metropolitan Region.
+
+    Under Ley 21.074 (2018) a metropolitan area is administered by the GORE, which approves
+    the metropolitan plan (Plan Regulador Metropolitano). Its plan caps municipal zoning.
+    """
+
+    def apply_plan(self, land: LandState, urban_limit: np.ndarray, boundary: str) -> None:
+        """Put the metropolitan plan in force: no housing outside the growth boundary.
+
+        ``boundary = "urban_limit_2017"`` uses INE's 2017 census urban limit (land already
+        urban stays as it is); ``"none"`` leaves municipal zoning uncapped.
+        """
+        land.plan_max_dw_ha[:] = np.inf
+        if boundary == "urban_limit_2017":
+            land.plan_max_dw_ha[~urban_limit & ~land.urban_start] = 0.0
 
 
 class Ministry(mesa.Agent):
@@ -124,6 +138,9 @@ class MetroModel(mesa.Model):
         for i, cut in enumerate(self.city.cut):
             Municipality(self, i, int(cut), self.city.name[i], bool(self.city.in_core[i]))
         self.regional_government = RegionalGovernment(self)
+        self.regional_government.apply_plan(
+            self.land, self.grid.urban_limit.ravel(), s.growth_boundary
+        )
         self.ministries = {k: Ministry(self, k) for k in ("housing", "public_works", "transport")}
 
         self.flows = {"formed": 0, "left": 0}

@@ -548,6 +548,23 @@ class Scenario:
         doc="Distance within which a household counts as covered by a park.",
     )
 
+    # --- governance (levers) ----------------------------------------------------------------
+    growth_boundary: str = _p(
+        "none",
+        unit="text",
+        section="governance",
+        choices=("none", "urban_limit_2017"),
+        lever=True,
+        source=(
+            "lever; urban_limit_2017 = INE's 2017 census urban limit as the boundary (the PRMS "
+            "limit is not in the data)"
+        ),
+        doc=(
+            "Urban growth boundary of a metropolitan plan: no new housing outside it "
+            "(none = no metropolitan plan)."
+        ),
+    )
+
     # ---------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
