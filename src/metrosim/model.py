@@ -4,8 +4,8 @@ One step is one year. The order of a year (documented in ``docs/odd.md``, Proces
 
 1. demography: households form and leave;
 2. development: developers convert and densify land;
-3. household moves and rent update;
-4. surfaces: travel times, services, neighbourhood mix;
+3. household moves, then rents respond to vacancy;
+4. surfaces: travel times to jobs, distances to services, neighbourhood mix and green space;
 5. data collection.
 
 Households live in a vectorised store (:class:`metrosim.population.Households`), not as Python
@@ -20,9 +20,18 @@ from typing import Any
 import mesa
 import numpy as np
 
+from metrosim.accessibility import (
+    Network,
+    box_sum,
+    commute_minutes,
+    distance_km,
+    metro_links,
+)
 from metrosim.data import load_city
 from metrosim.grid import load_grid
+from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
 from metrosim.land import LandState, initial_land
+from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
 from metrosim.scenario import Scenario
 
@@ -143,7 +152,21 @@ class MetroModel(mesa.Model):
         )
         self.ministries = {k: Ministry(self, k) for k in ("housing", "public_works", "transport")}
 
-        self.flows = {"formed": 0, "left": 0}
+        self.park_m2 = self.grid.park_m2.ravel().astype(np.float64)
+        self.jobs = self.grid.jobs.ravel().astype(np.float64)
+        self.network = self._metro_network()
+        self.coefs = ChoiceCoefficients(
+            rent_share=s.beta_rent_share,
+            commute_per_min=s.beta_commute,
+            service_per_km=s.beta_service,
+            green=s.beta_green,
+            homophily=s.beta_homophily,
+            max_rent_share=s.max_rent_share,
+        )
+        self._commute_urban_cells = -1
+        self._surfaces()
+        self.flows = {"formed": 0, "left": 0, "movers": 0, "moved": 0, "built": 0}
+        self.new_urban = np.zeros(self.grid.commune.size, dtype=bool)
         self.yearly: dict[str, float] = {}
         self.municipal: dict[str, np.ndarray] = {}
         self.datacollector = mesa.DataCollector(
@@ -167,6 +190,9 @@ class MetroModel(mesa.Model):
         """Advance one year, in the order documented in ``docs/odd.md``."""
         self.year += 1
         self._timed("demography", self._demography)
+        self._timed("development", self._development)
+        self._timed("moves", self._moves)
+        self._timed("surfaces", self._surfaces)
         self._timed("metrics", self._measure)
         self._timed("collect", lambda: self.datacollector.collect(self))
 
@@ -200,6 +226,162 @@ class MetroModel(mesa.Model):
             hh.add(self.rng.choice(N_GROUPS, size=n_new, p=shares).astype(np.int8))
         self.flows = {"formed": n_new, "left": n_left}
 
+    # --- surfaces --------------------------------------------------------------------------
+    def _metro_network(self) -> Network:
+        """Metro rides between every pair of stations of a line (see ``metro_links``)."""
+        g = self.grid
+        lines, cum = [], []
+        for seq in self.city.line_sequences.values():
+            seq = np.asarray(seq)
+            hops = g.metro_km[
+                [
+                    int(np.flatnonzero((g.metro_from == a) & (g.metro_to == b))[0])
+                    for a, b in zip(seq[:-1], seq[1:], strict=True)
+                ]
+            ]
+            lines.append(seq)
+            cum.append(np.concatenate([[0.0], np.cumsum(hops)]))
+        src, dst, mins = metro_links(
+            g.station_cell,
+            lines,
+            cum,
+            speed_kmh=self.params.metro_speed_kmh,
+            boarding_min=self.params.metro_boarding_min,
+        )
+        return Network(g.commune.size, src, dst, mins)
+
+    def _surfaces(self) -> None:
+        """Recompute what households and developers see of each cell.
+
+        Commute: generalised minutes to jobs (``accessibility.commute_minutes``) over a grid
+        whose speed is ``speed_urban_kmh`` on urban land, ``speed_rural_kmh`` elsewhere and
+        ``speed_steep_kmh`` on cells steeper than ``max_slope_deg``, plus metro rides; it is
+        recomputed when the number of urban cells has changed by more than 1% since the last
+        computation (travel times move slowly; the cost is one search per job block).
+        Services: mean km to the nearest school, clinic and park. Neighbourhood: income mix
+        and ``log(1 + green m2 per person)`` within ``neighbourhood_radius_m``.
+        """
+        s = self.params
+        g = self.grid
+        land = self.land
+        shape = g.shape
+        urban = land.urban
+        n_urban = int(urban.sum())
+        if abs(n_urban - self._commute_urban_cells) > 0.01 * max(self._commute_urban_cells, 1):
+            slope = np.nan_to_num(g.slope_deg.ravel(), nan=s.slope_outside_dem_deg)
+            speed = np.where(urban, s.speed_urban_kmh, s.speed_rural_kmh)
+            speed = np.where(slope > s.max_slope_deg, s.speed_steep_kmh, speed)
+            minutes = g.cell_size_m / 1000.0 / speed * 60.0
+            minutes = np.where(self.commune_of_cell >= 0, minutes, np.inf).reshape(shape)
+            block = max(1, int(round(s.accessibility_block_m / g.cell_size_m)))
+            commute = commute_minutes(
+                minutes,
+                self.jobs.reshape(shape),
+                self.network,
+                block=block,
+                beta=s.accessibility_beta,
+            ).ravel()
+            self.commute = np.where(np.isfinite(commute), commute, 600.0)
+            self._commute_urban_cells = n_urban
+        park = self.park_m2 > 0
+        self.service_km = (
+            distance_km((g.schools > 0), g.cell_size_m)
+            + distance_km((g.clinics > 0), g.cell_size_m)
+            + distance_km(park.reshape(shape), g.cell_size_m)
+        ).ravel() / 3.0
+        self.service_km = np.minimum(self.service_km, 100.0)
+        r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
+        occ = box_sum(land.occupancy.reshape(shape + (-1,)), r).reshape(land.occupancy.shape)
+        tot = occ.sum(axis=1)
+        self.mix = np.where(tot[:, None] > 0, occ / np.maximum(tot, 1)[:, None], 0.0)
+        persons = tot * s.household_size * s.scale
+        green_nb = box_sum(self.park_m2.reshape(shape), r).ravel()
+        self.green = np.log1p(green_nb / np.maximum(persons, s.household_size * s.scale))
+
+    def _cell_attributes(self) -> CellAttributes:
+        return CellAttributes(
+            rent=self.land.rent,
+            commute=self.commute,
+            service=self.service_km,
+            green=self.green,
+            mix=self.mix,
+        )
+
+    # --- land market -----------------------------------------------------------------------
+    def _hedonic_features(self) -> np.ndarray:
+        return np.column_stack(
+            [self.commute, self.service_km, self.green, self.mix[:, 0], self.mix[:, 4]]
+        )
+
+    def _development(self) -> None:
+        """Developers build what the market lacks where profit is highest (``market.develop``)."""
+        s = self.params
+        land = self.land
+        occ = land.occupancy.sum(axis=1)
+        fit = occ > 0
+        features = self._hedonic_features()
+        coef = fit_hedonic(land.rent[fit], features[fit], occ[fit])
+        rent_hat = expected_rent(coef, features)
+        value = 12.0 * rent_hat / s.cap_rate
+        urban_before = land.urban
+        result = develop(
+            land,
+            value,
+            households=len(self.households),
+            natural_vacancy=s.natural_vacancy,
+            scale=s.scale,
+            cell_area_ha=self.grid.cell_area_ha,
+            cost_base=s.cost_base,
+            cost_per_density=s.cost_per_density,
+            farmland_price_ha=s.farmland_price_ha,
+            servicing_cost_ha_km=s.servicing_cost_ha_km,
+            distance_to_urban_km=distance_km(
+                urban_before.reshape(self.grid.shape), self.grid.cell_size_m
+            ).ravel(),
+            min_density=s.min_density_dw_ha,
+            redevelopment_premium=s.redevelopment_premium,
+            heterogeneity=s.developer_heterogeneity,
+            rng=self.rng,
+        )
+        new_cells = result.greenfield_cells
+        land.rent[new_cells] = np.maximum(rent_hat[new_cells], s.rent_floor)
+        self.new_urban = land.urban & ~urban_before
+        self.flows["built"] = result.built
+
+    def _moves(self) -> None:
+        """Households search and move (``households.move_households``); rents then adjust."""
+        s = self.params
+        land = self.land
+        hh = self.households
+        movers, moved, _ = move_households(
+            hh.cell,
+            hh.group,
+            land.capacity,
+            land.occupancy,
+            self._cell_attributes(),
+            self.incomes,
+            self.coefs,
+            base_rate=s.mobility_base,
+            dissatisfaction_rate=s.dissatisfaction_rate,
+            n_alternatives=s.n_alternatives,
+            rng=self.rng,
+        )
+        self.flows["movers"] = movers
+        self.flows["moved"] = moved
+        shape = self.grid.shape
+        r = int(round(s.neighbourhood_radius_m / self.grid.cell_size_m))
+        vac = box_sum(land.vacant.reshape(shape), r).ravel()
+        cap = box_sum(land.capacity.reshape(shape), r).ravel()
+        rate = np.where(cap > 0, vac / np.maximum(cap, 1), s.natural_vacancy)
+        land.rent = update_rents(
+            land.rent,
+            rate,
+            land.capacity > 0,
+            natural_vacancy=s.natural_vacancy,
+            speed=s.rent_adjust_speed,
+            floor=s.rent_floor,
+        )
+
     # --- measurement -----------------------------------------------------------------------
     def _measure(self) -> None:
         """Compute this year's yearly and per-commune figures."""
@@ -215,6 +397,19 @@ class MetroModel(mesa.Model):
         np.add.at(by_commune_group, (self.commune_of_cell[hh.cell[housed]], hh.group[housed]), 1)
         hh_commune = by_commune_group.sum(axis=1)
         urban_commune = np.bincount(self.commune_of_cell[urban], minlength=n_communes).astype(float)
+        persons_cell = land.occupancy.sum(axis=1) * persons
+        new_since_start = urban & ~land.urban_start
+        occupied = land.occupancy.sum(axis=1)
+        hh_commute = self.commute[hh.cell[housed]]
+        inside = self.commune_of_cell >= 0
+        occupied_commune = np.bincount(
+            self.commune_of_cell[inside], weights=occupied[inside], minlength=n_communes
+        )
+        rent_commune = np.bincount(
+            self.commune_of_cell[inside],
+            weights=(land.rent * occupied)[inside],
+            minlength=n_communes,
+        ) / np.maximum(occupied_commune, 1)
         self.yearly = {
             "year": self.year,
             "households": len(hh) * s.scale,
@@ -225,16 +420,30 @@ class MetroModel(mesa.Model):
             "urban_area_ha": float(urban.sum() * cell_ha),
             "dwellings": int(land.capacity.sum()) * s.scale,
             "vacancy_rate": float(land.vacant.sum() / max(land.capacity.sum(), 1)),
+            "new_urban_ha": float(self.new_urban.sum() * cell_ha) if self.steps else 0.0,
+            "urban_density_pph": float(
+                persons_cell[urban].sum() / max(urban.sum() * cell_ha, 1e-9)
+            ),
+            "new_urban_density_pph": float(
+                persons_cell[new_since_start].sum() / (new_since_start.sum() * cell_ha)
+            )
+            if new_since_start.any()
+            else float("nan"),
+            "movers": self.flows.get("movers", 0) * s.scale,
+            "dwellings_built": self.flows.get("built", 0) * s.scale,
+            "mean_rent": float(np.average(land.rent, weights=occupied)) if occupied.any() else 0.0,
+            "mean_commute_min": float(hh_commute.mean()) if hh_commute.size else float("nan"),
         }
         self.municipal = {
             "households": hh_commune * s.scale,
             "population": hh_commune * persons,
             "urban_area_ha": urban_commune * cell_ha,
+            "mean_rent": rent_commune,
         }
         for g in range(N_GROUPS):
             self.municipal[f"pop_q{g + 1}"] = by_commune_group[:, g] * persons
 
 
-_MUNICIPAL_COLUMNS = ("households", "population", "urban_area_ha") + tuple(
+_MUNICIPAL_COLUMNS = ("households", "population", "urban_area_ha", "mean_rent") + tuple(
     f"pop_q{g + 1}" for g in range(N_GROUPS)
 )
