@@ -3,8 +3,8 @@ import pytest
 from scipy.sparse import lil_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from metrosim.accessibility import Network, box_sum, commute_minutes, distance_km, travel_minutes
 from metrosim._kernels.travel import dijkstra_grid
+from metrosim.accessibility import Network, box_sum, commute_minutes, distance_km, travel_minutes
 
 
 def test_corridor_and_diagonal():
