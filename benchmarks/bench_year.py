@@ -1,0 +1,52 @@
+"""Seconds per simulated year by phase, peak memory and bytes per household and cell.
+
+Usage: .venv/bin/python benchmarks/bench_year.py [--scale 10] [--cell-size 250] [--years 5]
+
+Prints figures; never used as a timed test. The first year includes numba compilation unless
+the cache is warm, so it is reported apart.
+"""
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from metrosim import MetroModel, Scenario
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--scale", type=int, default=10)
+    p.add_argument("--cell-size", type=float, default=250.0)
+    p.add_argument("--years", type=int, default=5)
+    a = p.parse_args()
+    t0 = time.perf_counter()
+    m = MetroModel(Scenario(scale=a.scale, cell_size_m=a.cell_size), rng=1)
+    t_init = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    m.step()
+    first = time.perf_counter() - t1
+    m.timings.clear()
+    t2 = time.perf_counter()
+    for _ in range(a.years):
+        m.step()
+    per_year = (time.perf_counter() - t2) / a.years
+    n_hh = len(m.households)
+    n_cells = m.grid.commune.size
+    land_bytes = sum(v.nbytes for v in vars(m.land).values() if isinstance(v, np.ndarray))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"scale {a.scale}, {a.cell_size:g} m cells: {n_hh:,} households, {n_cells:,} cells")
+    print(f"init {t_init:.2f} s; first year (incl. any compilation) {first:.2f} s")
+    print(f"per year over {a.years} years: {per_year * 1000:.0f} ms")
+    for phase, sec in sorted(m.timings.items(), key=lambda kv: -kv[1]):
+        print(f"  {phase:<12} {sec / a.years * 1000:8.1f} ms/year")
+    print(
+        f"peak RSS {peak_mb:.0f} MB; "
+        f"household store {m.households.nbytes() / n_hh:.1f} B/household;"
+        f" land state {land_bytes / n_cells:.1f} B/cell"
+    )
+
+
+if __name__ == "__main__":
+    main()
