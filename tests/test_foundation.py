@@ -1,0 +1,117 @@
+"""The foundation's promises: parameter table, grid vs data, initial population, determinism."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas.testing as pdt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metrosim import MetroModel, Scenario, ScenarioError, run
+from metrosim.cli import main
+from metrosim.data import load_city
+from metrosim.grid import load_grid
+from metrosim.io import read_run
+from metrosim.scenario import parameter_table_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+COARSE = Scenario(cell_size_m=1000.0, scale=50)
+
+
+def test_parameter_table_matches_code():
+    page = (ROOT / "docs" / "parameters.md").read_text(encoding="utf-8")
+    assert page == parameter_table_markdown(), (
+        "docs/parameters.md is out of date: run `python -m metrosim.scenario`"
+    )
+
+
+def test_grid_has_every_commune_and_areas_match_polygons():
+    city = load_city()
+    g = load_grid(cell_size_m=1000.0)
+    cells = np.bincount(g.commune[g.commune >= 0], minlength=len(city.cut))
+    assert (cells > 0).all()
+    area = cells * g.cell_size_m**2 / 1e6
+    big = cells > 50  # boundary cells dominate the error of small communes at 1 km
+    rel = np.abs(area[big] / g.commune_area_km2[big] - 1)
+    assert rel.max() < 0.08, rel.max()
+    np.testing.assert_allclose(g.commune_area_km2, city.area_km2, rtol=0.01)
+
+
+def test_initial_population_equals_census_within_rounding():
+    m = MetroModel(COARSE, rng=0)
+    city = m.city
+    per_hh = COARSE.household_size * COARSE.scale
+    pop = m.municipal["population"]
+    assert np.all(np.abs(pop - city.population) <= per_hh / 2 + 1e-6)
+    assert abs(pop.sum() - 7_112_808) <= per_hh / 2 * len(city.cut)
+    assert (m.land.occupancy.sum(axis=1) <= m.land.capacity).all()
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    form=st.floats(0, 0.1),
+    leave=st.floats(0, 0.1),
+)
+def test_households_conserved_through_a_year(seed, form, leave):
+    m = MetroModel(COARSE.replace(formation_rate=form, departure_rate=leave), rng=seed)
+    start = len(m.households)
+    m.step()
+    assert start + m.flows["formed"] - m.flows["left"] == len(m.households)
+    m.land.check()
+
+
+def test_same_seed_same_tables_different_seed_different(tmp_path):
+    a = run(COARSE, seed=4, years=2, out=tmp_path / "a")
+    b = run(COARSE, seed=4, years=2)
+    c = run(COARSE, seed=5, years=2)
+    pdt.assert_frame_equal(a.yearly, b.yearly)
+    pdt.assert_frame_equal(a.municipal, b.municipal)
+    assert not a.yearly.equals(c.yearly)
+    manifest, yearly, municipal = read_run(tmp_path / "a")
+    assert manifest["seed"] == 4 and manifest["versions"]["mesa"].startswith("3.5")
+    pdt.assert_frame_equal(yearly, a.yearly)
+    pdt.assert_frame_equal(municipal, a.municipal)
+    assert {"year", "cut", "name", "population", "households"} <= set(municipal.columns)
+
+
+def test_scenario_errors_name_field_value_and_allowed(tmp_path):
+    with pytest.raises(ScenarioError, match="'scale' = 0 is out of range; allowed: 1"):
+        Scenario(scale=0)
+    with pytest.raises(ScenarioError, match="unknown field 'scael' \\(did you mean scale"):
+        Scenario().replace(scael=3)
+    with pytest.raises(ScenarioError, match="'growth_boundary' = 'x' is not allowed"):
+        Scenario(growth_boundary="x")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run\nname=1", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        Scenario.load(bad)
+    s = Scenario.load("coordinated").replace(scale=20)
+    s.save(tmp_path / "s.toml")
+    assert Scenario.load(tmp_path / "s.toml") == s
+
+
+def test_cli_bad_input_is_one_line_without_traceback(capsys, tmp_path):
+    assert main(["run", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "neither a file nor a preset" in err and "Traceback" not in err
+    assert main(["run", "fragmented", "--set", "scale=-1"]) == 2
+    assert "out of range" in capsys.readouterr().err
+    out = tmp_path / "r"
+    code = main(
+        [
+            "run",
+            "fragmented",
+            "--years",
+            "1",
+            "--scale",
+            "50",
+            "--cell-size",
+            "1000",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert (out / "yearly.parquet").is_file() and (out / "manifest.json").is_file()
