@@ -115,3 +115,27 @@ def test_cli_bad_input_is_one_line_without_traceback(capsys, tmp_path):
     )
     assert code == 0
     assert (out / "yearly.parquet").is_file() and (out / "manifest.json").is_file()
+
+
+def test_grid_cache_hit_corrupt_and_stale_are_handled(tmp_path, monkeypatch):
+    import metrosim.grid as grid_mod
+
+    monkeypatch.setenv("METROSIM_CACHE_DIR", str(tmp_path))
+    first = load_grid(cell_size_m=1500.0)
+    path = tmp_path / "grid-santiago-1500m.npz"
+    assert path.is_file()
+    again = load_grid(cell_size_m=1500.0)
+    np.testing.assert_array_equal(first.commune, again.commune)
+    # damage the cache: flipped bytes in the middle are detected and the grid is rebuilt
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    assert grid_mod._try_load(path, first.fingerprint) is None
+    rebuilt = load_grid(cell_size_m=1500.0)
+    np.testing.assert_array_equal(first.commune, rebuilt.commune)
+    assert grid_mod._try_load(path, first.fingerprint) is not None
+    # a cache from another builder version is stale
+    monkeypatch.setattr(grid_mod, "BUILD_VERSION", "stale-test")
+    key = grid_mod._key(load_city().fingerprint, 1500.0)
+    assert grid_mod._try_load(path, key) is None
