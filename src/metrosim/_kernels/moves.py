@@ -54,6 +54,17 @@ def fenwick_find(tree, u):
 
 
 @njit(cache=True)
+def vacancies(capacity, occ):
+    vac = np.empty(capacity.size, dtype=np.int64)
+    for c in range(capacity.size):
+        s = 0
+        for g in range(occ.shape[1]):
+            s += occ[c, g]
+        vac[c] = capacity[c] - s
+    return vac
+
+
+@njit(cache=True)
 def utility(c, g, rent, commute, service, green, mix, income, coefs):
     return (
         coefs[0] * rent[c] / income[g]
@@ -90,14 +101,7 @@ def select_movers(
     """
     n = hh_cell.size
     n_groups = income.size
-    n_cells = capacity.size
-    vac = np.empty(n_cells, dtype=np.int64)
-    for c in range(n_cells):
-        s = 0
-        for g in range(n_groups):
-            s += occ[c, g]
-        vac[c] = capacity[c] - s
-    tree = fenwick_build(vac)
+    tree = fenwick_build(vacancies(capacity, occ))
     total = fenwick_total(tree)
     vref = np.full(n_groups, -np.inf)
     if total > 0:
@@ -166,15 +170,7 @@ def relocate(
     current dwelling (staying is always possible). Updates hh_cell and occ in place; returns
     (number who changed cell, number left without a dwelling).
     """
-    n_cells = capacity.size
-    n_groups = income.size
-    vac = np.empty(n_cells, dtype=np.int64)
-    for c in range(n_cells):
-        s = 0
-        for g in range(n_groups):
-            s += occ[c, g]
-        vac[c] = capacity[c] - s
-    tree = fenwick_build(vac)
+    tree = fenwick_build(vacancies(capacity, occ))
     cand = np.empty(n_alt + 1, dtype=np.int64)
     val = np.empty(n_alt + 1)
     moved = 0
