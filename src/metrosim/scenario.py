@@ -568,7 +568,11 @@ class Scenario:
     # ---------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _check_value(f, getattr(self, f.name))
+            value = getattr(self, f.name)
+            coerced = _coerce(f, value, "")
+            if coerced is not value:
+                object.__setattr__(self, f.name, coerced)
+            _check_value(f, coerced)
 
     # construction -------------------------------------------------------------------------
     @classmethod
@@ -743,8 +747,9 @@ def _coerce(f: dataclasses.Field[Any], value: Any, origin: str) -> Any:
     if kind is not object and (
         not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
     ):
+        prefix = f"{origin}: " if origin else ""
         raise ScenarioError(
-            f"{origin}: field {f.name!r} = {value!r} has type {type(value).__name__}; "
+            f"{prefix}field {f.name!r} = {value!r} has type {type(value).__name__}; "
             f"expected {kind.__name__}"
         )
     return value
@@ -766,14 +771,22 @@ def _check_value(f: dataclasses.Field[Any], value: Any) -> None:
         )
 
 
+#: TOML basic strings: quote and backslash escaped, control characters written as \uXXXX.
+_TOML_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\n": "\\n",
+    **{chr(c): f"\\u{c:04X}" for c in (*range(0x20), 0x7F) if c != 0x0A},
+}
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+        return '"' + "".join(_TOML_ESCAPES.get(ch, ch) for ch in value) + '"'
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")
