@@ -173,7 +173,8 @@ def _try_load(path: Path, key: str) -> GridLayers | None:
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # open the file ourselves: np.load leaks its handle when the zip is damaged
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
             if str(z["__key__"]) != key:
                 return None
             names = [f.name for f in fields(GridLayers) if f.name != "fingerprint"]
