@@ -180,10 +180,12 @@ def initial_population(
        remainder between its census zones (by zone population) and its population outside the
        zones (commune population minus zone populations).
     2. A zone's households go to its cells (cells whose centre lies in the zone, except park
-       cells) in equal parts by largest remainder; a zone too small to hold a cell centre puts
-       them in the cell of its centroid.
+       cells) in equal parts by largest remainder; a zone with no such cell (too small to hold
+       a cell centre, or all its cells are parks) puts them in the commune's non-park cell
+       nearest its centroid.
     3. Households outside the zones live on the commune's developable non-urban cells, spread
-       evenly (rural dwellings on farmland); if it has none, on any of its non-urban cells.
+       evenly (rural dwellings on farmland); if it has none, on any of its non-urban cells,
+       and failing that on any of its non-park cells.
     4. Dwellings: ``round(H_c / (1 - vacancy))`` per commune, the vacant ones spread over the
        commune's cells in proportion to their households (largest remainder).
     """
@@ -204,6 +206,10 @@ def initial_population(
     for z in range(len(city.zone_code)):
         zone_cells[z] = sorted_cells[bounds[z] : bounds[z + 1]]
 
+    # where a commune's households may live: its non-park cells (any cell if all are parks)
+    home = [np.flatnonzero((commune == c) & ~park) for c in range(n_communes)]
+    home = [h if h.size else np.flatnonzero(commune == c) for c, h in enumerate(home)]
+
     for c in range(n_communes):
         zs = np.flatnonzero(city.zone_commune == c)
         rural_pop = max(0, int(city.population[c] - city.zone_population[zs].sum()))
@@ -216,9 +222,7 @@ def initial_population(
             cells = zone_cells[int(z)]
             cells = cells[commune[cells] == c]
             if cells.size == 0:
-                cells = np.array([grid.zone_cell[z]])
-                if cells[0] < 0 or commune[cells[0]] != c:
-                    cells = np.flatnonzero(commune == c)[:1]
+                cells = _nearest(int(grid.zone_cell[z]), home[c], nx)
             households[cells] += largest_remainder(int(h), np.ones(cells.size))
         h_rural = int(split[-1])
         if h_rural:
@@ -227,7 +231,7 @@ def initial_population(
             if cells.size == 0:
                 cells = np.flatnonzero(mine)
             if cells.size == 0:
-                cells = np.flatnonzero(commune == c)
+                cells = home[c]
             households[cells] += largest_remainder(h_rural, np.ones(cells.size))
 
     dwellings = households.copy()
@@ -249,6 +253,15 @@ def initial_population(
         commune_groups=groups,
         group_shares=shares,
     )
+
+
+def _nearest(target: int, candidates: np.ndarray, nx: int) -> np.ndarray:
+    """The candidate cell nearest to a target cell (first in index order on ties), as (1,)."""
+    if target < 0:
+        return candidates[:1]
+    ty, tx = divmod(target, nx)
+    cy, cx = np.divmod(candidates, nx)
+    return candidates[[int(np.argmin((cy - ty) ** 2 + (cx - tx) ** 2))]]
 
 
 def place_groups(
