@@ -77,6 +77,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = _resolve(args, args.scenario)
     out = Path(args.out) if args.out else Path("out") / f"{scenario.name}-seed{args.seed}"
+    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the run
     result = run(
         scenario,
         seed=args.seed,
@@ -98,6 +99,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     names = args.scenarios or ["fragmented"] + [n for n in preset_names() if n != "fragmented"]
     scenarios = [_resolve(args, n) for n in names]
     out = Path(args.out) if args.out else Path("out") / "compare"
+    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the runs
     years = scenarios[0].years if args.years is None else args.years
     print(
         f"metrosim compare: {', '.join(s.name for s in scenarios)}; {args.seeds} seeds x "
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ScenarioError, DataError) as exc:
+        print(f"metrosim: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. --out names a file, or a folder that cannot be written
         print(f"metrosim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
