@@ -1,0 +1,119 @@
+"""The metrosim command: a run writes its folder; bad input is one line on stderr, exit 2."""
+
+import pandas as pd
+import pytest
+
+from metrosim.cli import main
+from metrosim.io import read_run
+from metrosim.scenario import Scenario
+
+COARSE_ARGS = ["--years", "1", "--scale", "50", "--cell-size", "1000"]
+
+
+def _one_line_error(capsys, *needles):
+    captured = capsys.readouterr()
+    err = captured.err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("metrosim: error: "), err
+    assert "Traceback" not in err and "Traceback" not in captured.out
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return err
+
+
+def test_run_writes_the_folder_and_returns_0(tmp_path, capsys):
+    out = tmp_path / "r"
+    code = main(["run", "fragmented", *COARSE_ARGS, "--seed", "3", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "metrosim run: fragmented, seed 3, 2018" in printed and f"wrote {out}/" in printed
+    manifest, yearly, municipal = read_run(out)
+    assert manifest["seed"] == 3
+    assert yearly["year"].tolist() == [2017, 2018]
+    assert len(municipal) == 2 * 52
+    s = Scenario.load(out / "scenario.toml")
+    assert (s.name, s.scale, s.cell_size_m, s.years) == ("fragmented", 50, 1000.0, 1)
+
+
+def test_run_from_a_file_with_set(tmp_path, capsys):
+    src = tmp_path / "mine.toml"
+    Scenario(name="mine").save(src)
+    out = tmp_path / "r"
+    argv = ["run", str(src), *COARSE_ARGS, "--out", str(out)]
+    argv += ["--set", "growth_boundary=urban_limit_2017", "--set", "formation_rate=0.02"]
+    assert main(argv) == 0
+    s = Scenario.load(out / "scenario.toml")
+    assert s.name == "mine" and s.growth_boundary == "urban_limit_2017"
+    assert s.formation_rate == 0.02
+    assert isinstance(pd.read_parquet(out / "yearly.parquet"), pd.DataFrame)
+
+
+def test_bad_preset(capsys, tmp_path):
+    assert main(["run", "fragmentd", "--out", str(tmp_path / "x")]) == 2
+    _one_line_error(capsys, "'fragmentd'", "neither a file nor a preset", "fragmented")
+    assert not (tmp_path / "x").exists()
+
+
+def test_unknown_set_field(capsys, tmp_path):
+    assert main(["run", "fragmented", "--set", "scael=3", "--out", str(tmp_path / "x")]) == 2
+    _one_line_error(capsys, "--set", "unknown field 'scael'", "did you mean scale")
+
+
+def test_set_without_equals(capsys, tmp_path):
+    assert main(["run", "fragmented", "--set", "scale", "--out", str(tmp_path / "x")]) == 2
+    _one_line_error(capsys, "expected NAME=VALUE")
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["--set", "vacancy_initial=0.9"], ["'vacancy_initial' = 0.9", "out of range", "0.5"]),
+        (["--set", "scale=-1"], ["'scale' = -1", "out of range", "1 <= scale <= 1000"]),
+        (["--cell-size", "10"], ["'cell_size_m' = 10.0", "out of range", "50.0 <= cell_size_m"]),
+        (["--set", "growth_boundary=prms"], ["'prms' is not allowed", "'urban_limit_2017'"]),
+        (["--set", "years=many"], ["'years' = 'many' has type str; expected int"]),
+    ],
+)
+def test_out_of_range_or_wrong_value(capsys, tmp_path, argv, needles):
+    assert main(["run", "fragmented", *argv, "--out", str(tmp_path / "x")]) == 2
+    _one_line_error(capsys, *needles)
+    assert not (tmp_path / "x").exists()
+
+
+def test_malformed_toml_file(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[run]\nname = "x\n', encoding="utf-8")
+    assert main(["run", str(bad), "--out", str(tmp_path / "x")]) == 2
+    _one_line_error(capsys, str(bad), "not valid TOML")
+
+
+def test_bad_field_in_toml_file(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[population]\nhousehold_size = 0.5\n", encoding="utf-8")
+    assert main(["run", str(bad), "--out", str(tmp_path / "x")]) == 2
+    _one_line_error(capsys, str(bad), "'household_size' = 0.5 is out of range")
+
+
+def test_missing_toml_file(capsys, tmp_path):
+    missing = tmp_path / "nope.toml"
+    assert main(["run", str(missing)]) == 2
+    _one_line_error(capsys, str(missing), "does not exist")
+
+
+def test_output_path_that_is_a_file(capsys, tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("", encoding="utf-8")
+    assert main(["run", "fragmented", *COARSE_ARGS, "--out", str(target)]) == 2
+    _one_line_error(capsys, str(target))
+
+
+def test_argument_errors_exit_2_through_argparse(capsys):
+    with pytest.raises(SystemExit, match="^2$"):
+        main(["run", "fragmented", "--seed", "-1"])
+    err = capsys.readouterr().err
+    assert "--seed: -1 is negative; allowed: 0 or more" in err and "Traceback" not in err
+    with pytest.raises(SystemExit, match="^2$"):
+        main(["run", "fragmented", "--cell-size", "abc"])
+    assert "'abc' is not a number" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="^2$"):
+        main([])
