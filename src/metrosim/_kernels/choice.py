@@ -1,0 +1,413 @@
+"""Household relocation kernels (numba): vacancy Fenwick tree, mover selection, sampled logit.
+
+Private and unchecked: every argument is assumed valid (dtypes, shapes, ranges, ``occ``
+consistent with ``hh_cell``/``hh_group``, total capacity < 2**31). The public, validating entry
+points and the modelling rationale (with references) are in :mod:`metrosim.choice`.
+
+Layout: flat cell index ``c``; ``occ[c, g]`` occupied dwellings of income group ``g``;
+``coefs = (b_rent_share, b_commute_per_min, b_service_per_km, b_green, b_homophily,
+max_rent_share)``. All randomness comes from the ``numpy.random.Generator`` passed in (numba
+draws the same stream as NumPy and advances the caller's generator).
+
+Performance notes (hot path = ``relocate``): the Fenwick tree covers only "sites" (cells with
+capacity > 0), is int32 and padded to a power of two so the descent needs no bounds test and
+compiles to conditional moves; the ``n_alt`` descents of one mover run level by level so their
+memory reads overlap; logit weights ``exp(V - max_c V)`` are tabulated once per call per
+(site, group), so a sampled alternative costs one table read and no ``exp``.
+"""
+
+import numpy as np
+from numba import njit
+
+# ---------------------------------------------------------------------------------------------
+# Fenwick (binary indexed) tree, 1-based, padded: tree.size == N + 1 with N a power of two
+# >= the number of weights (weights beyond the real ones are 0). tree[0] is unused.
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def fenwick_size(n):
+    """N + 1: length of the tree array for n weights (N = smallest power of two >= n)."""
+    size = 1
+    while size < n:
+        size *= 2
+    return size + 1
+
+
+@njit(cache=True)
+def fenwick_build(weights, tree):
+    """Fill ``tree`` (length fenwick_size(weights.size), any integer dtype) in O(N)."""
+    n = tree.size - 1
+    tree[:] = 0
+    for i in range(weights.size):
+        tree[i + 1] = weights[i]
+    for i in range(1, n + 1):
+        j = i + (i & -i)
+        if j <= n:
+            tree[j] += tree[i]
+
+
+@njit(cache=True)
+def fenwick_add(tree, i, delta):
+    """weights[i] += delta, O(log N)."""
+    n = tree.size - 1
+    j = i + 1
+    while j <= n:
+        tree[j] += delta
+        j += j & -j
+
+
+@njit(cache=True)
+def fenwick_prefix(tree, i):
+    """sum(weights[:i]) as int64, O(log N)."""
+    s = np.int64(0)
+    j = i
+    while j > 0:
+        s += tree[j]
+        j -= j & -j
+    return s
+
+
+@njit(cache=True)
+def fenwick_find(tree, k):
+    """Index i with prefix(i) <= k < prefix(i + 1), for 0 <= k < total; O(log N)."""
+    pos = 0
+    step = (tree.size - 1) >> 1
+    while step > 0:
+        t = np.int64(tree[pos + step])
+        if t <= k:
+            pos += step
+            k -= t
+        step >>= 1
+    return pos
+
+
+@njit(cache=True)
+def fenwick_sample(tree, total, rng, out, rem):
+    """Fill ``out`` with the indices of ``out.size`` units drawn uniformly with replacement.
+
+    Unit k = floor(U * total) with U = rng.random() (one draw per unit, in order; relative
+    bias <= total / 2**53), then the index holding it, so index i is drawn with probability
+    weights[i] / total. The descents advance level by level across all draws, so their memory
+    reads are independent and overlap. ``rem`` is int64 scratch like ``out``; total > 0.
+    """
+    m = out.size
+    for j in range(m):
+        rem[j] = np.int64(rng.random() * total)
+        out[j] = 0
+    step = (tree.size - 1) >> 1
+    while step > 0:
+        for j in range(m):
+            p = out[j]
+            r = rem[j]
+            t = np.int64(tree[p + step])
+            take = t <= r
+            out[j] = p + step if take else p
+            rem[j] = r - t if take else r
+        step >>= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Utility and logit
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def utility(c, g, rent, commute, service, green, mix, income, coefs):
+    """Systematic utility V of a dwelling in cell c for a household of group g."""
+    return (
+        coefs[0] * rent[c] / income[g]
+        + coefs[1] * commute[c]
+        + coefs[2] * service[c]
+        + coefs[3] * green[c]
+        + coefs[4] * mix[c, g]
+    )
+
+
+@njit(cache=True)
+def logit_pick(w, m, s, r):
+    """Index j < m with probability w[j] / s, s = sum(w[:m]) > 0, from r uniform in [0, 1)."""
+    target = r * s
+    acc = 0.0
+    for j in range(m - 1):
+        acc += w[j]
+        if target < acc:
+            return j
+    return m - 1
+
+
+@njit(cache=True)
+def softmax_weights(val, m):
+    """val[:m] <- exp(val - max(val[:m])) in place; returns their sum (>= 1)."""
+    vmax = val[0]
+    for j in range(1, m):
+        if val[j] > vmax:
+            vmax = val[j]
+    s = 0.0
+    for j in range(m):
+        val[j] = np.exp(val[j] - vmax)
+        s += val[j]
+    return s
+
+
+@njit(cache=True)
+def sites_of(capacity):
+    """(site_cell int32[n_sites], cell_site int32[n_cells], -1 where capacity == 0)."""
+    n_cells = capacity.size
+    n_sites = 0
+    for c in range(n_cells):
+        if capacity[c] > 0:
+            n_sites += 1
+    site_cell = np.empty(n_sites, dtype=np.int32)
+    cell_site = np.full(n_cells, -1, dtype=np.int32)
+    k = 0
+    for c in range(n_cells):
+        if capacity[c] > 0:
+            site_cell[k] = c
+            cell_site[c] = k
+            k += 1
+    return site_cell, cell_site
+
+
+@njit(cache=True)
+def vacancy_tree(site_cell, capacity, occ):
+    """int32 Fenwick tree of vacant dwellings per site, and their total (int64)."""
+    n_groups = occ.shape[1]
+    vac = np.empty(site_cell.size, dtype=np.int32)
+    total = np.int64(0)
+    for k in range(site_cell.size):
+        c = site_cell[k]
+        s = capacity[c]
+        for g in range(n_groups):
+            s -= occ[c, g]
+        vac[k] = s
+        total += s
+    tree = np.empty(fenwick_size(site_cell.size), dtype=np.int32)
+    fenwick_build(vac, tree)
+    return tree, total
+
+
+@njit(cache=True)
+def weight_table(site_cell, rent, commute, service, green, mix, income, coefs):
+    """Logit weights per site and group, and the per-group shift.
+
+    Returns (w float64[n_sites, G], shift float64[G]) with shift[g] = max over sites of V and
+    w[k, g] = exp(V[k, g] - shift[g]) in [0, 1], or -1.0 where the site is unaffordable for g.
+    """
+    n_sites = site_cell.size
+    n_groups = income.size
+    w = np.empty((n_sites, n_groups), dtype=np.float64)
+    shift = np.full(n_groups, -np.inf)
+    for k in range(n_sites):
+        c = site_cell[k]
+        for g in range(n_groups):
+            v = utility(c, g, rent, commute, service, green, mix, income, coefs)
+            w[k, g] = v
+            if v > shift[g]:
+                shift[g] = v
+    for k in range(n_sites):
+        r = rent[site_cell[k]]
+        for g in range(n_groups):
+            if r > coefs[5] * income[g]:
+                w[k, g] = -1.0
+            else:
+                w[k, g] = np.exp(w[k, g] - shift[g])
+    return w, shift
+
+
+@njit(cache=True)
+def row_sums(a, out):
+    """out[i] = sum(a[i, :]) for a 2-D array, in out's dtype (one pass; for validation)."""
+    for i in range(a.shape[0]):
+        out[i] = 0
+        for j in range(a.shape[1]):
+            out[i] += a[i, j]
+
+
+@njit(cache=True)
+def occupancy_mismatch(hh_cell, hh_group, occ):
+    """First (c, g, count) where occ[c, g] != housed households counted, or (-1, -1, 0)."""
+    n_cells, n_groups = occ.shape
+    counts = np.zeros((n_cells, n_groups), dtype=np.int32)
+    for i in range(hh_cell.size):
+        if hh_cell[i] >= 0:
+            counts[hh_cell[i], hh_group[i]] += 1
+    for c in range(n_cells):
+        for g in range(n_groups):
+            if counts[c, g] != occ[c, g]:
+                return c, g, np.int64(counts[c, g])
+    return -1, -1, np.int64(0)
+
+
+# Below this largest weight the tabulated weights of a choice set may have underflowed
+# (utilities ~690 below the group's best site): recompute them with the set's own maximum.
+_TINY = 1e-300
+
+
+# ---------------------------------------------------------------------------------------------
+# Who moves, and where to
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def select_movers(
+    hh_cell,
+    hh_group,
+    capacity,
+    occ,
+    rent,
+    commute,
+    service,
+    green,
+    mix,
+    income,
+    coefs,
+    base_rate,
+    dissatisfaction_rate,
+    n_alt,
+    rng,
+):
+    """int64 indices of this year's movers, in random order (rule: see metrosim.choice).
+
+    Draws, in this order: n_alt dwellings for each group g = 0..G-1 (if any is vacant; Vref[g]
+    = logsum of the affordable ones, -inf if none), one uniform per housed household in index
+    order, then the Fisher-Yates shuffle of the movers (``rng.shuffle``).
+    """
+    n = hh_cell.size
+    n_groups = income.size
+    site_cell, _ = sites_of(capacity)
+    tree, total = vacancy_tree(site_cell, capacity, occ)
+    vref = np.full(n_groups, -np.inf)
+    if total > 0:
+        sites = np.empty(n_alt, dtype=np.int64)
+        rem = np.empty(n_alt, dtype=np.int64)
+        val = np.empty(n_alt, dtype=np.float64)
+        for g in range(n_groups):
+            fenwick_sample(tree, total, rng, sites, rem)
+            cap = coefs[5] * income[g]
+            m = 0
+            for j in range(n_alt):
+                c = site_cell[sites[j]]
+                if rent[c] <= cap:
+                    val[m] = utility(c, g, rent, commute, service, green, mix, income, coefs)
+                    m += 1
+            if m > 0:
+                vmax = val[0]
+                for j in range(1, m):
+                    vmax = max(vmax, val[j])
+                vref[g] = vmax + np.log(softmax_weights(val, m))
+    flag = np.zeros(n, dtype=np.bool_)
+    count = 0
+    for i in range(n):
+        c = hh_cell[i]
+        if c < 0:
+            flag[i] = True
+            count += 1
+            continue
+        g = hh_group[i]
+        p = base_rate
+        gap = vref[g] - utility(c, g, rent, commute, service, green, mix, income, coefs)
+        if gap > 0.0:
+            p += dissatisfaction_rate * (1.0 - np.exp(-gap))
+        if rng.random() < p:
+            flag[i] = True
+            count += 1
+    movers = np.empty(count, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        if flag[i]:
+            movers[k] = i
+            k += 1
+    rng.shuffle(movers)
+    return movers
+
+
+@njit(cache=True)
+def relocate(
+    order,
+    hh_cell,
+    hh_group,
+    capacity,
+    occ,
+    rent,
+    commute,
+    service,
+    green,
+    mix,
+    income,
+    coefs,
+    n_alt,
+    rng,
+):
+    """Movers in ``order`` choose one by one; updates hh_cell, occ in place (see metrosim.choice).
+
+    Per mover, draws: n_alt dwellings (if any dwelling other than its own is vacant), then one
+    uniform for the logit pick (if the choice set is not empty). Returns (n_moved, n_unhoused):
+    movers now in a different cell than before (newcomers housed included), movers left
+    without a dwelling.
+    """
+    site_cell, cell_site = sites_of(capacity)
+    tree, total = vacancy_tree(site_cell, capacity, occ)
+    w, shift = weight_table(site_cell, rent, commute, service, green, mix, income, coefs)
+    sites = np.empty(n_alt, dtype=np.int64)
+    rem = np.empty(n_alt, dtype=np.int64)
+    cand = np.empty(n_alt + 1, dtype=np.int64)
+    val = np.empty(n_alt + 1, dtype=np.float64)
+    moved = 0
+    unhoused = 0
+    for q in range(order.size):
+        i = order[q]
+        g = np.int64(hh_group[i])
+        cur = np.int64(hh_cell[i])
+        m = 0
+        s = 0.0
+        wmax = 0.0
+        if cur >= 0:
+            # Staying is always possible, affordable or not. The own dwelling is not in the
+            # tree while its occupant decides, so it cannot also be drawn as a "new" dwelling.
+            k = cell_site[cur]
+            cand[0] = k
+            x = w[k, g]
+            if x < 0.0:  # unaffordable now, yet the household may stay
+                v = utility(cur, g, rent, commute, service, green, mix, income, coefs)
+                x = np.exp(v - shift[g])
+            val[0] = x
+            s = x
+            wmax = val[0]
+            m = 1
+        if total > 0:
+            fenwick_sample(tree, total, rng, sites, rem)
+            for j in range(n_alt):
+                k = sites[j]
+                x = w[k, g]
+                if x >= 0.0:
+                    cand[m] = k
+                    val[m] = x
+                    s += x
+                    wmax = max(wmax, x)
+                    m += 1
+        if m == 0:
+            unhoused += 1
+            continue
+        if wmax < _TINY:
+            for j in range(m):
+                c = site_cell[cand[j]]
+                val[j] = utility(c, g, rent, commute, service, green, mix, income, coefs)
+            s = softmax_weights(val, m)
+        pick = logit_pick(val, m, s, rng.random())
+        if cur >= 0 and pick == 0:
+            continue
+        k = cand[pick]
+        c = np.int64(site_cell[k])
+        # Occupy the chosen vacant dwelling; release the old one to later movers.
+        occ[c, g] += 1
+        fenwick_add(tree, k, -1)
+        if cur >= 0:
+            occ[cur, g] -= 1
+            fenwick_add(tree, cand[0], 1)
+        else:
+            total -= 1
+        hh_cell[i] = c
+        if c != cur:
+            moved += 1
+    return moved, unhoused
