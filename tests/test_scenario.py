@@ -96,6 +96,8 @@ def _in_range_value(name):
     kind = _kind(name)
     if spec.choices is not None:
         return st.sampled_from(spec.choices)
+    if kind is bool:
+        return st.booleans()
     if kind is str:
         return st.text(max_size=40)
     if kind is int:

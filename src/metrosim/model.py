@@ -28,12 +28,28 @@ from metrosim.accessibility import (
     metro_links,
 )
 from metrosim.data import load_city
+from metrosim.governments import fiscal
+from metrosim.governments.ministries import (
+    DIRECTIONS,
+    choose_corridor,
+    corridor_cells,
+    social_housing_sites,
+)
+from metrosim.governments.municipal import (
+    FACILITIES,
+    best_site_per_commune,
+    election,
+    horizon_weight,
+    revenue_bases,
+    site_scores,
+    zoning_update,
+)
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
-from metrosim.land import LandState, initial_land
+from metrosim.land import LandState, LandUse, density_class, initial_land
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
-from metrosim.scenario import Scenario
+from metrosim.scenario import Scenario, ScenarioError
 
 __all__ = ["MetroModel", "Municipality", "RegionalGovernment", "Ministry"]
 
@@ -147,12 +163,14 @@ class MetroModel(mesa.Model):
         for i, cut in enumerate(self.city.cut):
             Municipality(self, i, int(cut), self.city.name[i], bool(self.city.in_core[i]))
         self.regional_government = RegionalGovernment(self)
-        self.regional_government.apply_plan(
-            self.land, self.grid.urban_limit.ravel(), s.growth_boundary
-        )
         self.ministries = {k: Ministry(self, k) for k in ("housing", "public_works", "transport")}
+        self._init_governments()
 
         self.park_m2 = self.grid.park_m2.ravel().astype(np.float64)
+        self.schools = self.grid.schools.ravel().astype(np.int32)
+        self.clinics = self.grid.clinics.ravel().astype(np.int32)
+        self.highway = np.zeros(self.grid.commune.size, dtype=bool)
+        self._network_changed = False
         self.jobs = self.grid.jobs.ravel().astype(np.float64)
         self.network = self._metro_network()
         self.coefs = ChoiceCoefficients(
@@ -190,9 +208,12 @@ class MetroModel(mesa.Model):
         """Advance one year, in the order documented in ``docs/odd.md``."""
         self.year += 1
         self._timed("demography", self._demography)
+        self._timed("governments", self._budget_year)
         self._timed("development", self._development)
         self._timed("moves", self._moves)
         self._timed("surfaces", self._surfaces)
+        if (self.year - START_YEAR) % self.params.election_cycle == 0:
+            self._timed("governments", self._elections)
         self._timed("metrics", self._measure)
         self._timed("collect", lambda: self.datacollector.collect(self))
 
@@ -200,6 +221,435 @@ class MetroModel(mesa.Model):
         t0 = time.perf_counter()
         fn()
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
+
+    # --- governments -----------------------------------------------------------------------
+    def _init_governments(self) -> None:
+        """Per-commune government state, the regional plan and the association members."""
+        s = self.params
+        n = len(self.city.cut)
+        self.n_communes = n
+        self.cars_per_household = np.linspace(
+            s.cars_per_household_q1, s.cars_per_household_q5, N_GROUPS
+        )
+        self.fcm_property_rates = np.where(
+            fiscal.default_property_rates(self.city.cut) > 0.6,
+            s.fcm_property_rate_rich,
+            s.fcm_property_rate,
+        )
+        members = [m.strip() for m in s.association_members.split(",") if m.strip()]
+        self.association = np.zeros(n, dtype=bool)
+        for m in members:
+            if not m.isdigit() or int(m) not in set(self.city.cut.tolist()):
+                raise ScenarioError(
+                    f"field 'association_members' = {s.association_members!r}: {m!r} is not a "
+                    "commune code (CUT) of the region; allowed: codes such as 13114,13115"
+                )
+            self.association[self.city.commune_index(int(m))] = True
+        self.savings = np.zeros(n)  # municipal investment savings (CLP)
+        self.metro_fund = 0.0  # unspent metropolitan fund (CLP)
+        self.metro_paid_total = np.zeros(n)
+        self.metro_received_total = np.zeros(n)
+        self.finance: dict[str, np.ndarray] = {}
+        self.metro_fund_spent = 0.0
+        self.projects_rejected = 0
+        self.density_cap = np.full(n, s.zoning_cap_dw_ha)
+        self.reelected = np.full(n, np.nan)
+        self.vote_share = np.full(n, np.nan)
+        self.highways_built: set[int] = set()
+        self.social_built = 0
+        self.plan_vote_share = float("nan")
+        self.plan_in_force = False
+        if s.growth_boundary != "none":
+            excluded = self._boundary_exclusion_share()
+            if s.competence_transfer == "negotiated":
+                yes = excluded[self.city.in_core] < 0.5
+                self.plan_vote_share = float(yes.mean())
+                adopt = self.plan_vote_share >= s.committee_majority_land_use
+            else:
+                adopt = True
+            if adopt:
+                self.regional_government.apply_plan(
+                    self.land, self.grid.urban_limit.ravel(), s.growth_boundary
+                )
+                self.plan_in_force = True
+        self._term_start = None  # filled at the first measurement
+
+    def _boundary_exclusion_share(self) -> np.ndarray:
+        """Share of each commune's undeveloped developable land a boundary would exclude."""
+        land = self.land
+        free = land.developable & ~land.urban_start & (self.commune_of_cell >= 0)
+        out = free & ~self.grid.urban_limit.ravel()
+        c = self.commune_of_cell
+        tot = np.bincount(c[free], minlength=self.n_communes)
+        exc = np.bincount(c[out], minlength=self.n_communes)
+        return np.where(tot > 0, exc / np.maximum(tot, 1), 0.0)
+
+    def _dwelling_value(self) -> np.ndarray:
+        """Market value of a dwelling in each cell: capitalised current rent (CLP)."""
+        return 12.0 * self.land.rent / self.params.cap_rate
+
+    def _budget_year(self) -> None:
+        """Revenue, Fondo Común Municipal, pools, investment, zoning and ministries."""
+        s = self.params
+        land = self.land
+        n = self.n_communes
+        value = self._dwelling_value()
+        b = revenue_bases(
+            self.commune_of_cell,
+            land.occupancy,
+            land.capacity,
+            value,
+            self.jobs,
+            n_communes=n,
+            scale=s.scale,
+            household_size=s.household_size,
+            property_tax_rate=s.property_tax_rate,
+            exemption_value=s.exemption_value,
+            tax_per_job=s.tax_per_job,
+            licence_per_job=s.licence_per_job,
+            cars_per_household=self.cars_per_household,
+            permit_fee=s.permit_fee,
+        )
+        gross = b.property_tax + b.vehicle_permits + b.licences
+        if s.fcm_enabled:
+            mb = fiscal.municipal_budget(
+                b.property_tax,
+                b.vehicle_permits,
+                property_rate=self.fcm_property_rates,
+                permit_rate=s.fcm_permit_rate,
+                licences=b.licences,
+                licence_rate=0.0,
+                n_poor=b.n_poor,
+                n_exempt=b.n_exempt,
+                population=b.population,
+            )
+            kept, paid, received = mb.revenue_own, mb.fcm_paid, mb.fcm_received
+        else:
+            kept, paid, received = gross, np.zeros(n), np.zeros(n)
+        budget = kept + received
+        assoc_paid = np.zeros(n)
+        assoc_received = np.zeros(n)
+        if self.association.any() and s.association_share > 0:
+            pool = fiscal.pool_transfer(
+                np.maximum(kept, 0.0),
+                s.association_share,
+                self.association,
+                rule="per_capita",
+                population=b.population,
+            )
+            assoc_paid, assoc_received = pool.paid, pool.received
+        budget = budget - assoc_paid + assoc_received
+        metro_paid = s.metro_fund_share * np.maximum(kept, 0.0)
+        budget = budget - metro_paid
+        self.metro_fund += float(metro_paid.sum()) + s.gore_investment
+        self.metro_paid_total += metro_paid
+        pop = np.maximum(b.population, 1.0)
+        self.finance = {
+            "revenue_own": kept,
+            "revenue_gross": gross,
+            "fcm_paid": paid,
+            "fcm_received": received,
+            "association_paid": assoc_paid,
+            "association_received": assoc_received,
+            "metro_fund_paid": metro_paid,
+            "budget": budget,
+            "budget_per_capita": budget / pop,
+            "budget_per_capita_pre": gross / pop,
+            "property_tax": b.property_tax,
+            "population_fiscal": b.population,
+        }
+        self.savings += s.investment_share * np.maximum(budget, 0.0)
+        self._municipal_investment()
+        self.metro_fund_spent = self._metropolitan_investment()
+        self._zoning(b)
+        self._ministries()
+
+    def _coverage_fields(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per facility type: (uncovered households nearby, households nearby) per cell."""
+        s = self.params
+        shape = self.grid.shape
+        hh = self.land.occupancy.sum(axis=1)
+        out = {}
+        for kind in FACILITIES:
+            reach = getattr(s, f"coverage_{kind}_m")
+            r = max(0, int(round(reach / self.grid.cell_size_m)))
+            uncovered = np.where(self.distance_km[kind] * 1000.0 > reach, hh, 0)
+            out[kind] = (
+                box_sum(uncovered.reshape(shape), r).ravel(),
+                box_sum(hh.reshape(shape), r).ravel(),
+            )
+        return out
+
+    def _build(self, kind: str, cell: int) -> None:
+        s = self.params
+        if kind == "school":
+            self.schools[cell] += 1
+        elif kind == "clinic":
+            self.clinics[cell] += 1
+        else:
+            self.park_m2[cell] = min(
+                self.park_m2[cell] + s.park_unit_ha * 1e4, self.grid.cell_size_m**2
+            )
+
+    def _cost(self, kind: str) -> float:
+        s = self.params
+        return {
+            "school": s.school_cost,
+            "clinic": s.clinic_cost,
+            "park": s.park_cost_ha * s.park_unit_ha,
+        }[kind]
+
+    def _municipal_investment(self) -> None:
+        """Each commune builds, within its savings, the facility that covers most per peso.
+
+        Candidate site per facility type: the commune's cell with the highest
+        ``site_scores`` (citizen participation blends unmet need and voters). A project's value
+        is its score per peso, weighted by the mayor's horizon (``horizon_weight``); the best
+        affordable project is built, up to three a year.
+        """
+        s = self.params
+        fields = self._coverage_fields()
+        years_left = s.election_cycle - ((self.year - START_YEAR - 1) % s.election_cycle)
+        build_years = {"school": 3.0, "clinic": 3.0, "park": 1.0}
+        sites, values = {}, {}
+        for kind, (unc, hh) in fields.items():
+            score = site_scores(unc, hh, s.citizen_participation)
+            sites[kind] = best_site_per_commune(score, self.commune_of_cell, self.n_communes)
+            w = horizon_weight(build_years[kind], years_left, s.mayor_discount)
+            site_score = np.where(sites[kind] >= 0, score[np.maximum(sites[kind], 0)], 0.0)
+            values[kind] = site_score * w / self._cost(kind)
+        built = {k: np.zeros(self.n_communes, dtype=np.int64) for k in FACILITIES}
+        for _ in range(3):
+            best_val = np.zeros(self.n_communes)
+            best_kind = np.full(self.n_communes, -1)
+            for k, kind in enumerate(FACILITIES):
+                ok = (values[kind] > best_val) & (self.savings >= self._cost(kind))
+                ok &= built[kind] == 0
+                best_val = np.where(ok, values[kind], best_val)
+                best_kind = np.where(ok, k, best_kind)
+            if (best_kind < 0).all():
+                break
+            for c in np.flatnonzero(best_kind >= 0):
+                kind = FACILITIES[best_kind[c]]
+                self._build(kind, int(sites[kind][c]))
+                self.savings[c] -= self._cost(kind)
+                built[kind][c] += 1
+        self.facilities_built = built
+
+    def _metropolitan_investment(self) -> float:
+        """The metropolitan fund builds where coverage is worst, region-wide.
+
+        Projects are ranked by uncovered households reached per peso. With negotiated
+        competences each is put to the mayors' committee (Gran Santiago's mayors): a mayor votes
+        yes if the project is in their commune or their own commune's coverage of that service
+        is at least the project commune's (no mayor backs a needier-looking rival against their
+        own residents' need); it passes with ``committee_majority``. A rejected project is
+        dropped for the year and the next is proposed; unspent money stays in the fund.
+        """
+        s = self.params
+        self.projects_rejected = 0
+        if self.metro_fund <= 0:
+            return 0.0
+        fields = self._coverage_fields()
+        coverage = self._commune_coverage(per_type=True)
+        spent = 0.0
+        for _ in range(50):
+            best = None
+            for kind, (unc, _) in fields.items():
+                score = unc  # the fund invests where coverage is worst (unmet need)
+                cell = int(np.argmax(score))
+                val = score[cell] / self._cost(kind)
+                if (
+                    score[cell] > 0
+                    and self._cost(kind) <= self.metro_fund
+                    and (best is None or val > best[0])
+                ):
+                    best = (val, kind, cell)
+            if best is None:
+                break
+            _, kind, cell = best
+            commune = self.commune_of_cell[cell]
+            if s.competence_transfer == "negotiated":
+                cov = coverage[kind]
+                yes = cov >= cov[commune]
+                yes[commune] = True
+                if yes[self.city.in_core].mean() < s.committee_majority:
+                    self.projects_rejected += 1
+                    unc, hh = fields[kind]
+                    unc = unc.copy()
+                    unc[cell] = 0.0  # dropped; the committee may pass the next one
+                    fields[kind] = (unc, hh)
+                    continue
+            self._build(kind, cell)
+            cost = self._cost(kind)
+            self.metro_fund -= cost
+            spent += cost
+            self.metro_received_total[commune] += cost
+            unc, hh = fields[kind]
+            r = int(round(getattr(s, f"coverage_{kind}_m") / self.grid.cell_size_m))
+            near = np.zeros(self.grid.shape, dtype=bool)
+            near.flat[cell] = True
+            near = box_sum(near, 2 * r).ravel() > 0
+            fields[kind] = (np.where(near, 0.0, unc), hh)
+        return spent
+
+    def _zoning(self, bases) -> None:
+        """Communes move their density caps (``zoning_update``), capped by the plan."""
+        s = self.params
+        land = self.land
+        c = self.commune_of_cell
+        inside = c >= 0
+        dw = np.bincount(
+            c[inside], weights=land.capacity[inside] * float(s.scale), minlength=self.n_communes
+        )
+        tax_dw = bases.property_tax - s.tax_per_job * np.bincount(
+            c[inside], weights=self.jobs[inside], minlength=self.n_communes
+        )
+        tax_per_dw = np.where(dw > 0, tax_dw / np.maximum(dw, 1.0), 0.0)
+        occ = np.zeros((self.n_communes, N_GROUPS))
+        np.add.at(occ, c[inside], land.occupancy[inside])
+        rich = occ[:, 3:].sum(axis=1) / np.maximum(occ.sum(axis=1), 1.0)
+        self.density_cap = zoning_update(
+            self.density_cap,
+            tax_per_dwelling=tax_per_dw,
+            cost_per_household=s.service_cost_per_household,
+            rich_share=rich,
+            homevoter_weight=s.homevoter_weight,
+            speed=s.zoning_speed,
+            low=s.zoning_cap_min,
+            high=s.zoning_cap_max,
+        )
+        zoned = land.developable & inside
+        land.zoned_max_dw_ha[zoned] = self.density_cap[c[zoned]].astype(np.float32)
+
+    def _ministries(self) -> None:
+        """Social housing (housing ministry) and motorways (public works)."""
+        s = self.params
+        land = self.land
+        g = self.grid
+        shape = g.shape
+        # housing: social dwellings for the poorest quintile's households without a dwelling
+        units = int(round(s.social_housing_units / s.scale))
+        self.social_built = 0
+        if units > 0:
+            near_city = distance_km(land.urban.reshape(shape), g.cell_size_m).ravel() <= 2.0
+            per_cell = max(1, int(s.social_housing_density * g.cell_area_ha / s.scale))
+            inside = land.developable & (self.commune_of_cell >= 0)
+            if s.ministries_aligned:
+                # within the plan: greenfield inside the boundary, or added to residential
+                # cells whose cap in force leaves room for a project
+                room = land.effective_cap() * g.cell_area_ha / s.scale - land.capacity
+                residential = (land.land_use >= LandUse.RES_LOW) & (
+                    land.land_use <= LandUse.RES_HIGH
+                )
+                cand = (
+                    inside
+                    & (land.plan_max_dw_ha > 0)
+                    & ((land.land_use == LandUse.AGRICULTURAL) | (residential & (room >= per_cell)))
+                )
+            else:
+                # sectoral: cheap farmland within 2 km of the city, regional plan or not
+                cand = inside & (land.land_use == LandUse.AGRICULTURAL) & near_city
+            order = social_housing_sites(cand, land.rent, self.commute, s.social_housing_siting)
+            rent = min(s.max_rent_share * 0.5 * float(self.incomes[0]), float(land.rent.max()))
+            for cell in order:
+                if units <= 0:
+                    break
+                k = min(per_cell, units)
+                land.capacity[cell] += k
+                land.land_use[cell] = density_class(land.capacity[cell] * s.scale / g.cell_area_ha)
+                land.rent[cell] = max(rent, s.rent_floor)
+                units -= k
+                self.social_built += k
+            self._house_poorest(np.flatnonzero(land.rent == max(rent, s.rent_floor)))
+        # public works: a radial motorway every highway_interval years
+        if s.highway_interval > 0 and (self.year - START_YEAR) % s.highway_interval == 0:
+            lon, lat = -70.6506, -33.4378  # Plaza de Armas
+            from pyproj import Transformer
+
+            x, y = Transformer.from_crs("EPSG:4326", "EPSG:32719", always_xy=True).transform(
+                lon, lat
+            )
+            origin = int(g.cell_of(np.array([x]), np.array([y]))[0])
+            length = int(round(s.highway_length_km * 1000 / g.cell_size_m))
+            band = max(1, int(round(2000 / g.cell_size_m)))
+            if s.ministries_aligned:
+                weight = land.occupancy.sum(axis=1) * (land.plan_max_dw_ha > 0)
+            else:
+                weight = (land.developable & ~land.urban).astype(float)
+            k = choose_corridor(
+                shape, origin, length, weight.astype(float), self.highways_built, band
+            )
+            if k >= 0:
+                self.highways_built.add(k)
+                self.highway[corridor_cells(shape, origin, DIRECTIONS[k], length)] = True
+                self._network_changed = True
+
+    def _house_poorest(self, cells: np.ndarray) -> None:
+        """Allocate vacant social dwellings to the poorest quintile's unhoused households.
+
+        Allocation is administrative (SERVIU assigns subsidised dwellings), not by the market:
+        unhoused households of group 1, in their store order, fill the vacant dwellings.
+        """
+        hh = self.households
+        land = self.land
+        waiting = np.flatnonzero((hh.cell < 0) & (hh.group == 0))
+        k = 0
+        for cell in cells:
+            free = int(land.capacity[cell] - land.occupancy[cell].sum())
+            take = waiting[k : k + max(free, 0)]
+            hh.cell[take] = cell
+            land.occupancy[cell, 0] += take.size
+            k += take.size
+            if k >= waiting.size:
+                break
+
+    def _commune_coverage(self, per_type: bool = False):
+        """Share of each commune's households covered, averaged over facility types.
+
+        With ``per_type`` a dict of the share for each facility type.
+        """
+        s = self.params
+        occ = self.land.occupancy.sum(axis=1)
+        c = self.commune_of_cell
+        inside = c >= 0
+        hh = np.bincount(c[inside], weights=occ[inside], minlength=self.n_communes)
+        shares = []
+        for kind in FACILITIES:
+            ok = inside & (self.distance_km[kind] * 1000.0 <= getattr(s, f"coverage_{kind}_m"))
+            cov = np.bincount(c[ok], weights=occ[ok], minlength=self.n_communes)
+            shares.append(cov / np.maximum(hh, 1.0))
+        if per_type:
+            return dict(zip(FACILITIES, shares, strict=True))
+        return np.mean(shares, axis=0)
+
+    def _elections(self) -> None:
+        """Every ``election_cycle`` years each commune votes on its incumbent (``election``)."""
+        s = self.params
+        cov = self._commune_coverage()
+        rent = self.municipal_rent()
+        cov0, rent0 = self._term_start
+        share, won = election(
+            cov - cov0,
+            np.log(np.maximum(rent, 1.0) / np.maximum(rent0, 1.0)),
+            sensitivity=s.election_sensitivity,
+            noise=s.election_noise,
+            rng=self.rng,
+        )
+        self.vote_share = share
+        self.reelected = won.astype(float)
+        self._term_start = (cov, rent)
+
+    def municipal_rent(self) -> np.ndarray:
+        """Mean rent of occupied dwellings in each commune."""
+        occ = self.land.occupancy.sum(axis=1)
+        c = self.commune_of_cell
+        inside = c >= 0
+        w = np.bincount(c[inside], weights=occ[inside], minlength=self.n_communes)
+        r = np.bincount(
+            c[inside], weights=(self.land.rent * occ)[inside], minlength=self.n_communes
+        )
+        return r / np.maximum(w, 1.0)
 
     # --- demography ------------------------------------------------------------------------
     def _demography(self) -> None:
@@ -267,10 +717,13 @@ class MetroModel(mesa.Model):
         shape = g.shape
         urban = land.urban
         n_urban = int(urban.sum())
-        if abs(n_urban - self._commute_urban_cells) > 0.01 * max(self._commute_urban_cells, 1):
+        stale = abs(n_urban - self._commute_urban_cells) > 0.01 * max(self._commute_urban_cells, 1)
+        if stale or self._network_changed:
+            self._network_changed = False
             slope = np.nan_to_num(g.slope_deg.ravel(), nan=s.slope_outside_dem_deg)
             speed = np.where(urban, s.speed_urban_kmh, s.speed_rural_kmh)
             speed = np.where(slope > s.max_slope_deg, s.speed_steep_kmh, speed)
+            speed = np.where(self.highway, np.maximum(speed, s.highway_speed_kmh), speed)
             minutes = g.cell_size_m / 1000.0 / speed * 60.0
             minutes = np.where(self.commune_of_cell >= 0, minutes, np.inf).reshape(shape)
             block = max(1, int(round(s.accessibility_block_m / g.cell_size_m)))
@@ -283,13 +736,12 @@ class MetroModel(mesa.Model):
             ).ravel()
             self.commute = np.where(np.isfinite(commute), commute, 600.0)
             self._commute_urban_cells = n_urban
-        park = self.park_m2 > 0
-        self.service_km = (
-            distance_km((g.schools > 0), g.cell_size_m)
-            + distance_km((g.clinics > 0), g.cell_size_m)
-            + distance_km(park.reshape(shape), g.cell_size_m)
-        ).ravel() / 3.0
-        self.service_km = np.minimum(self.service_km, 100.0)
+        self.distance_km = {
+            "school": distance_km((self.schools > 0).reshape(shape), g.cell_size_m).ravel(),
+            "clinic": distance_km((self.clinics > 0).reshape(shape), g.cell_size_m).ravel(),
+            "park": distance_km((self.park_m2 > 0).reshape(shape), g.cell_size_m).ravel(),
+        }
+        self.service_km = np.minimum(sum(self.distance_km.values()) / 3.0, 100.0)
         r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
         occ = box_sum(land.occupancy.reshape(shape + (-1,)), r).reshape(land.occupancy.shape)
         tot = occ.sum(axis=1)
@@ -434,7 +886,48 @@ class MetroModel(mesa.Model):
             "mean_rent": float(np.average(land.rent, weights=occupied)) if occupied.any() else 0.0,
             "mean_commute_min": float(hh_commute.mean()) if hh_commute.size else float("nan"),
         }
+        if self._term_start is None:
+            self._term_start = (self._commune_coverage(), self.municipal_rent())
+        fin = self.finance
+        nan = np.full(n_communes, np.nan)
+        bpc = fin.get("budget_per_capita", nan)
+        bpc_pre = fin.get("budget_per_capita_pre", nan)
+        core = self.city.in_core & (hh_commune > 0)
+        self.yearly.update(
+            {
+                "budget_per_capita_ratio_max_min": _ratio(bpc[core]),
+                "budget_per_capita_gini": _gini(bpc[core], hh_commune[core]),
+                "budget_per_capita_ratio_max_min_pre": _ratio(bpc_pre[core]),
+                "budget_per_capita_gini_pre": _gini(bpc_pre[core], hh_commune[core]),
+                "metro_fund_spent": self.metro_fund_spent,
+                "metro_projects_rejected": self.projects_rejected,
+                "social_dwellings_built": self.social_built * s.scale,
+                "plan_in_force": float(self.plan_in_force),
+                "highways": len(self.highways_built),
+            }
+        )
+        park_ha = (
+            np.bincount(
+                self.commune_of_cell[inside], weights=self.park_m2[inside], minlength=n_communes
+            )
+            / 1e4
+        )
         self.municipal = {
+            "revenue_own": fin.get("revenue_own", nan),
+            "fcm_paid": fin.get("fcm_paid", nan),
+            "fcm_received": fin.get("fcm_received", nan),
+            "budget": fin.get("budget", nan),
+            "budget_per_capita": bpc,
+            "schools": np.bincount(
+                self.commune_of_cell[inside], weights=self.schools[inside], minlength=n_communes
+            ),
+            "clinics": np.bincount(
+                self.commune_of_cell[inside], weights=self.clinics[inside], minlength=n_communes
+            ),
+            "park_ha": park_ha,
+            "green_m2_per_person": park_ha * 1e4 / np.maximum(hh_commune * persons, 1.0),
+            "density_cap": self.density_cap.copy(),
+            "mayor_reelected": self.reelected.copy(),
             "households": hh_commune * s.scale,
             "population": hh_commune * persons,
             "urban_area_ha": urban_commune * cell_ha,
@@ -444,6 +937,37 @@ class MetroModel(mesa.Model):
             self.municipal[f"pop_q{g + 1}"] = by_commune_group[:, g] * persons
 
 
-_MUNICIPAL_COLUMNS = ("households", "population", "urban_area_ha", "mean_rent") + tuple(
-    f"pop_q{g + 1}" for g in range(N_GROUPS)
-)
+_MUNICIPAL_COLUMNS = (
+    "households",
+    "population",
+    "urban_area_ha",
+    "mean_rent",
+    "revenue_own",
+    "fcm_paid",
+    "fcm_received",
+    "budget",
+    "budget_per_capita",
+    "schools",
+    "clinics",
+    "park_ha",
+    "green_m2_per_person",
+    "density_cap",
+    "mayor_reelected",
+) + tuple(f"pop_q{g + 1}" for g in range(N_GROUPS))
+
+
+def _ratio(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(x.max() / x.min()) if x.size and x.min() > 0 else float("nan")
+
+
+def _gini(x: np.ndarray, w: np.ndarray) -> float:
+    ok = np.isfinite(x)
+    x, w = x[ok], w[ok].astype(float)
+    if x.size == 0 or w.sum() == 0 or x.sum() == 0:
+        return float("nan")
+    order = np.argsort(x)
+    x, w = x[order], w[order]
+    cw = np.cumsum(w) / w.sum()
+    cx = np.cumsum(x * w) / (x * w).sum()
+    return float(1.0 - np.sum((cx[1:] + cx[:-1]) * np.diff(cw)) - cx[0] * cw[0])

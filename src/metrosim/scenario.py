@@ -565,6 +565,383 @@ class Scenario:
         ),
     )
 
+    # --- municipal finance and services --------------------------------------------------
+    property_tax_rate: float = _p(
+        0.006,
+        unit="1/year",
+        section="municipal",
+        low=0.0,
+        high=0.1,
+        source="assumption: impuesto territorial of about 1-1.2% a year on the avalúo fiscal, itself about half of market value",
+        doc="Yearly property tax as a share of the market value of a taxable dwelling.",
+    )
+    exemption_value: float = _p(
+        80000000.0,
+        unit="CLP",
+        section="municipal",
+        low=0.0,
+        high=10000000000.0,
+        source="assumption: set so that about three quarters of dwellings are exempt (77% of residential properties are exempt nationally: SII via La Tercera 2025)",
+        doc="Dwellings worth less than this pay no property tax.",
+    )
+    tax_per_job: float = _p(
+        150000.0,
+        unit="CLP/job/year",
+        section="municipal",
+        low=0.0,
+        high=100000000.0,
+        source="assumption: property tax on non-residential property, per job",
+        doc="Property tax on commercial and industrial property, per job located in the commune.",
+    )
+    licence_per_job: float = _p(
+        120000.0,
+        unit="CLP/job/year",
+        section="municipal",
+        low=0.0,
+        high=100000000.0,
+        source="assumption: business licences (patentes municipales), per job",
+        doc="Business-licence revenue per job located in the commune.",
+    )
+    cars_per_household_q1: float = _p(
+        0.2,
+        unit="cars",
+        section="municipal",
+        low=0.0,
+        high=5.0,
+        source="assumption: car ownership rising with income; cars per household of the poorest quintile",
+        doc="Cars per household of income group 1; groups 2-4 are interpolated linearly to group 5.",
+    )
+    cars_per_household_q5: float = _p(
+        1.4,
+        unit="cars",
+        section="municipal",
+        low=0.0,
+        high=5.0,
+        source="assumption: cars per household of the richest quintile",
+        doc="Cars per household of income group 5.",
+    )
+    permit_fee: float = _p(
+        120000.0,
+        unit="CLP/car/year",
+        section="municipal",
+        low=0.0,
+        high=100000000.0,
+        source="assumption: average permiso de circulación",
+        doc="Yearly vehicle-permit fee per car, paid to the commune of residence.",
+    )
+    investment_share: float = _p(
+        0.15,
+        unit="-",
+        section="municipal",
+        low=0.0,
+        high=1.0,
+        source="assumption: share of the budget available for new facilities after running costs",
+        doc="Share of each year's budget saved for building schools, clinics and parks.",
+    )
+    school_cost: float = _p(
+        4000000000.0,
+        unit="CLP",
+        section="municipal",
+        low=1.0,
+        high=1000000000000.0,
+        source="assumption: building a school",
+        doc="Cost of a new school.",
+    )
+    clinic_cost: float = _p(
+        6000000000.0,
+        unit="CLP",
+        section="municipal",
+        low=1.0,
+        high=1000000000000.0,
+        source="assumption: building a primary care centre (CESFAM)",
+        doc="Cost of a new clinic.",
+    )
+    park_cost_ha: float = _p(
+        1500000000.0,
+        unit="CLP/ha",
+        section="municipal",
+        low=1.0,
+        high=1000000000000.0,
+        source="assumption: land and works of an urban park",
+        doc="Cost of a hectare of new park.",
+    )
+    park_unit_ha: float = _p(
+        1.0,
+        unit="ha",
+        section="municipal",
+        low=0.01,
+        high=100.0,
+        source="assumption: size of a neighbourhood park",
+        doc="Area of one park project.",
+    )
+    service_cost_per_household: float = _p(
+        1200000.0,
+        unit="CLP/household/year",
+        section="municipal",
+        low=1.0,
+        high=1000000000.0,
+        source="assumption: municipal spending per household a commune weighs against the tax a new dwelling pays",
+        doc="Cost of serving one more household, in the zoning rule's fiscal motive.",
+    )
+    zoning_speed: float = _p(
+        0.1,
+        unit="1/year",
+        section="municipal",
+        low=0.0,
+        high=2.0,
+        source="assumption: to be calibrated",
+        doc="How fast a commune moves its density cap (log change per year at full motive).",
+    )
+    homevoter_weight: float = _p(
+        2.0,
+        unit="-",
+        section="municipal",
+        low=0.0,
+        high=20.0,
+        source="assumption: Fischel (2001) homevoters; to be calibrated",
+        doc="Weight of the richest two quintiles' opposition to density in the zoning rule.",
+    )
+    zoning_cap_min: float = _p(
+        10.0,
+        unit="dwellings/ha",
+        section="municipal",
+        low=0.0,
+        high=2000.0,
+        source="assumption: lowest cap a commune sets",
+        doc="Lower bound of municipal density caps.",
+    )
+    zoning_cap_max: float = _p(
+        600.0,
+        unit="dwellings/ha",
+        section="municipal",
+        low=1.0,
+        high=5000.0,
+        source="assumption: tower blocks",
+        doc="Upper bound of municipal density caps.",
+    )
+    mayor_discount: float = _p(
+        0.6,
+        unit="1/year",
+        section="municipal",
+        low=0.0,
+        high=1.0,
+        source="assumption: Nordhaus (1975) short horizon",
+        doc="Weight per year a project would finish after the next election.",
+    )
+    election_sensitivity: float = _p(
+        5.0,
+        unit="vote share per unit change",
+        section="municipal",
+        low=0.0,
+        high=100.0,
+        source="assumption: retrospective voting",
+        doc="Change in the incumbent's vote share per unit change of residents' coverage minus rent growth over the term.",
+    )
+    election_noise: float = _p(
+        0.05,
+        unit="vote share",
+        section="municipal",
+        low=0.0,
+        high=1.0,
+        source="assumption: idiosyncratic swing",
+        doc="Standard deviation of the random part of the incumbent's vote share.",
+    )
+    # --- governance levers ------------------------------------------------------------------
+    election_cycle: int = _p(
+        4,
+        unit="year",
+        section="governance",
+        low=1,
+        high=20,
+        lever=True,
+        source="Ley 18.695: mayors elected every 4 years",
+        doc="Years between municipal elections (a mayor's term).",
+    )
+    citizen_participation: float = _p(
+        0.3,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=1.0,
+        lever=True,
+        source="lever; assumption for today's level",
+        doc="How much residents' unmet needs, rather than where most voters live, steer where facilities are built (0-1).",
+    )
+    fcm_property_rate: float = _p(
+        0.6,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=1.0,
+        lever=True,
+        source="DL 3.063 art. 38 / SII: 60% of property tax paid into the Fondo Común Municipal",
+        doc="Share of property tax most communes pay into the FCM.",
+    )
+    fcm_property_rate_rich: float = _p(
+        0.65,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=1.0,
+        lever=True,
+        source="SII: 65% for Santiago, Providencia, Las Condes and Vitacura",
+        doc="Share of property tax Santiago, Providencia, Las Condes and Vitacura pay into the FCM.",
+    )
+    fcm_permit_rate: float = _p(
+        0.625,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=1.0,
+        lever=True,
+        source="62.5% of vehicle permits go to the FCM (Emol 2019, AChM)",
+        doc="Share of vehicle-permit revenue paid into the FCM.",
+    )
+    fcm_enabled: bool = _p(
+        True,
+        unit="bool",
+        section="governance",
+        low=None,
+        high=None,
+        lever=True,
+        source="lever; the FCM exists today",
+        doc="Whether the Fondo Común Municipal redistributes revenue (false: each commune keeps its own).",
+    )
+    competence_transfer: str = _p(
+        "top_down",
+        unit="text",
+        section="governance",
+        choices=("top_down", "negotiated"),
+        lever=True,
+        source="lever; Ley 21.074 lets competences be transferred by decree or on request",
+        doc="How a metropolitan plan is adopted: top_down (imposed) or negotiated (the mayors' committee must approve it).",
+    )
+    metro_fund_share: float = _p(
+        0.0,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=0.5,
+        lever=True,
+        source="lever; no metropolitan fund today (facts.md: 'Fondo de Inversión Metropolitana' not found)",
+        doc="Share of municipal own revenue pooled into a metropolitan investment fund.",
+    )
+    gore_investment: float = _p(
+        0.0,
+        unit="CLP/year",
+        section="governance",
+        low=0.0,
+        high=10000000000000.0,
+        lever=True,
+        source="lever; GORE RM budget was CLP 135.8 bn in 2020 (Wikipedia)",
+        doc="Regional government money added each year to the metropolitan fund.",
+    )
+    committee_majority: float = _p(
+        0.5,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=1.0,
+        lever=True,
+        source="assumption: simple majority of the mayors' committee for transport, parks, roads",
+        doc="Share of mayors needed to approve a metropolitan project.",
+    )
+    committee_majority_land_use: float = _p(
+        0.67,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=1.0,
+        lever=True,
+        source="assumption: land use is harder to agree (seed fact: agreement comes more easily on transport, parks, environment and roads than on land use)",
+        doc="Share of mayors needed to approve a metropolitan plan when competences are negotiated.",
+    )
+    association_members: str = _p(
+        "",
+        unit="text",
+        section="governance",
+        low=None,
+        high=None,
+        lever=True,
+        source="lever; example: the north-east association of Lo Barnechea, Vitacura and Las Condes (13115,13132,13114)",
+        doc="Comma-separated commune codes (CUT) of a voluntary association that pools revenue.",
+    )
+    association_share: float = _p(
+        0.0,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=1.0,
+        lever=True,
+        source="lever",
+        doc="Share of own revenue each association member pays into the association's pool (shared per inhabitant).",
+    )
+    ministries_aligned: bool = _p(
+        False,
+        unit="bool",
+        section="governance",
+        low=None,
+        high=None,
+        lever=True,
+        source="lever; seed fact: ministries are not obliged to follow the regional plan",
+        doc="Whether ministries site their projects according to the metropolitan plan.",
+    )
+    social_housing_siting: str = _p(
+        "least_cost",
+        unit="text",
+        section="governance",
+        choices=("least_cost", "accessible"),
+        lever=True,
+        source="lever; MINVU sites on cheap land unless coordinated (model brief)",
+        doc="Where the housing ministry builds: least_cost land, or accessible land near jobs within the plan.",
+    )
+    # --- ministries ---------------------------------------------------------------------------
+    social_housing_units: float = _p(
+        8000.0,
+        unit="dwellings/year",
+        section="ministries",
+        low=0.0,
+        high=1000000.0,
+        source="assumption: order of magnitude of MINVU's subsidised housing output in the region",
+        doc="Social dwellings the housing ministry builds each year, for the poorest quintile.",
+    )
+    social_housing_density: float = _p(
+        60.0,
+        unit="dwellings/ha",
+        section="ministries",
+        low=1.0,
+        high=1000.0,
+        source="assumption: low-rise social housing blocks",
+        doc="Density of social housing projects.",
+    )
+    highway_interval: int = _p(
+        5,
+        unit="year",
+        section="ministries",
+        low=0,
+        high=100,
+        source="assumption: a new urban motorway every few years",
+        doc="Years between the public-works ministry's motorway projects (0 = none).",
+    )
+    highway_speed_kmh: float = _p(
+        60.0,
+        unit="km/h",
+        section="ministries",
+        low=1.0,
+        high=200.0,
+        source="assumption: urban motorway speed",
+        doc="Travel speed along a motorway corridor.",
+    )
+    highway_length_km: float = _p(
+        20.0,
+        unit="km",
+        section="ministries",
+        low=1.0,
+        high=200.0,
+        source="assumption: a radial motorway from the centre",
+        doc="Length of a motorway project.",
+    )
+
     # ---------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -1,0 +1,73 @@
+"""National sectoral ministries' projects: social housing sites and motorway corridors.
+
+Ministries are not obliged to follow a regional plan (seed fact, model brief); with
+``ministries_aligned`` they site projects within it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["social_housing_sites", "corridor_cells", "choose_corridor"]
+
+#: The eight compass directions a radial motorway can take (unit vectors east, north).
+DIRECTIONS = tuple((float(np.cos(a)), float(np.sin(a))) for a in np.deg2rad(np.arange(0, 360, 45)))
+
+
+def social_housing_sites(
+    candidates: np.ndarray, land_price: np.ndarray, commute: np.ndarray, siting: str
+) -> np.ndarray:
+    """Candidate cells in the order the housing ministry builds on them.
+
+    ``least_cost``: cheapest land first (MINVU's historic practice of minimising land cost,
+    which put social housing on the periphery: Hidalgo 2007, doi:10.4067/S0250-71612007000100004);
+    ``accessible``: shortest commute first. Ties go to the lower cell index.
+    """
+    cells = np.flatnonzero(candidates)
+    key = land_price[cells] if siting == "least_cost" else commute[cells]
+    return cells[np.lexsort((cells, key))]
+
+
+def corridor_cells(
+    shape: tuple[int, int], origin: int, direction: tuple[float, float], length_cells: int
+) -> np.ndarray:
+    """Flat indices of the straight line of cells from ``origin`` in ``direction``."""
+    ny, nx = shape
+    r0, c0 = divmod(origin, nx)
+    steps = np.arange(length_cells + 1)
+    rows = np.rint(r0 - steps * direction[1]).astype(np.int64)
+    cols = np.rint(c0 + steps * direction[0]).astype(np.int64)
+    ok = (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx)
+    return np.unique(rows[ok] * nx + cols[ok])
+
+
+def choose_corridor(
+    shape: tuple[int, int],
+    origin: int,
+    length_cells: int,
+    weight: np.ndarray,
+    built: set[int],
+    band_cells: int,
+) -> int:
+    """Index into ``DIRECTIONS`` of the corridor with the most ``weight`` within a band.
+
+    The public-works ministry builds where its objective is largest: developable land to open
+    when sectoral, households to serve within the plan when aligned (the caller sets
+    ``weight``). Directions already built are skipped; -1 when none is left.
+    """
+    best, best_w = -1, -np.inf
+    w2 = weight.reshape(shape)
+    for k, d in enumerate(DIRECTIONS):
+        if k in built:
+            continue
+        line = corridor_cells(shape, origin, d, length_cells)
+        mask = np.zeros(shape, dtype=bool)
+        mask.flat[line] = True
+        if band_cells > 0:
+            from scipy.ndimage import binary_dilation
+
+            mask = binary_dilation(mask, iterations=band_cells)
+        total = float(w2[mask].sum())
+        if total > best_w:
+            best, best_w = k, total
+    return best

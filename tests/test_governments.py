@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metrosim import MetroModel, Scenario, ScenarioError
+from metrosim.experiments import replicate_seeds
+from metrosim.governments.municipal import election, zoning_update
+
+COARSE = Scenario(cell_size_m=1000.0, scale=50)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    fcm_rate=st.floats(0, 1),
+    metro=st.floats(0, 0.5),
+    assoc=st.floats(0, 1),
+    fcm=st.booleans(),
+)
+def test_money_is_conserved_through_the_budget_year(seed, fcm_rate, metro, assoc, fcm):
+    s = COARSE.replace(
+        fcm_property_rate=fcm_rate,
+        metro_fund_share=metro,
+        association_members="13115,13132,13114",
+        association_share=assoc,
+        fcm_enabled=fcm,
+    )
+    m = MetroModel(s, rng=seed)
+    m.step()
+    f = m.finance
+    gross = f["revenue_gross"].sum()
+    assert f["budget"].sum() + f["metro_fund_paid"].sum() == pytest.approx(gross, rel=1e-9)
+    assert f["fcm_paid"].sum() == pytest.approx(f["fcm_received"].sum(), rel=1e-9)
+    assert f["association_paid"].sum() == pytest.approx(f["association_received"].sum(), rel=1e-9)
+    assert (f["budget"] >= 0).all()
+    assert (m.savings >= -1e-6).all()
+
+
+def test_no_new_housing_outside_the_boundary_when_plan_and_ministries_align():
+    s = Scenario.load("metropolitan_authority").replace(cell_size_m=1000.0, scale=50)
+    m = MetroModel(s, rng=3)
+    outside = m.land.plan_max_dw_ha == 0
+    before = m.land.capacity[outside].copy()
+    for _ in range(6):
+        m.step()
+        assert (m.land.effective_cap()[outside] == 0).all()
+    np.testing.assert_array_equal(m.land.capacity[outside], before)
+
+
+def test_zoning_caps_follow_the_stated_motives():
+    cap = np.full(3, 100.0)
+    out = zoning_update(
+        cap,
+        tax_per_dwelling=np.array([3e6, 3e6, 1e5]),
+        cost_per_household=1e6,
+        rich_share=np.array([0.0, 0.9, 0.0]),
+        homevoter_weight=2.0,
+        speed=0.1,
+        low=10,
+        high=600,
+    )
+    assert out[0] > 100 > out[1] and out[2] < 100
+
+
+def test_election_rewards_coverage_and_is_seeded():
+    a = election(
+        np.array([0.2, -0.2]), np.zeros(2), sensitivity=5, noise=0.01, rng=np.random.default_rng(1)
+    )
+    b = election(
+        np.array([0.2, -0.2]), np.zeros(2), sensitivity=5, noise=0.01, rng=np.random.default_rng(1)
+    )
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1].tolist() == [True, False]
+
+
+def test_unknown_association_member_is_a_clear_error():
+    with pytest.raises(ScenarioError, match="'99999' is not a commune code"):
+        MetroModel(COARSE.replace(association_members="13114,99999", association_share=0.1))
+
+
+def test_municipal_table_has_finance_and_services():
+    m = MetroModel(COARSE, rng=0)
+    m.step()
+    for col in (
+        "revenue_own",
+        "fcm_paid",
+        "fcm_received",
+        "budget",
+        "budget_per_capita",
+        "schools",
+        "clinics",
+        "park_ha",
+        "green_m2_per_person",
+        "density_cap",
+    ):
+        assert np.isfinite(m.municipal[col]).all(), col
+    for col in (
+        "budget_per_capita_ratio_max_min",
+        "budget_per_capita_gini",
+        "budget_per_capita_ratio_max_min_pre",
+        "budget_per_capita_gini_pre",
+    ):
+        assert np.isfinite(m.yearly[col]), col
+
+
+@pytest.mark.slow
+def test_fcm_narrows_the_per_capita_budget_spread_over_seeds():
+    diffs = []
+    for seed in replicate_seeds(2, 4):
+        spread = {}
+        for fcm in (True, False):
+            m = MetroModel(COARSE.replace(fcm_enabled=fcm), rng=seed)
+            for _ in range(3):
+                m.step()
+            spread[fcm] = m.yearly["budget_per_capita_gini"]
+        diffs.append(spread[False] - spread[True])
+    assert min(diffs) > 0, diffs
