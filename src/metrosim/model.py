@@ -851,6 +851,7 @@ class MetroModel(mesa.Model):
         urban_commune = np.bincount(self.commune_of_cell[urban], minlength=n_communes).astype(float)
         persons_cell = land.occupancy.sum(axis=1) * persons
         new_since_start = urban & ~land.urban_start
+        residential = (land.land_use >= LandUse.RES_LOW) & (land.land_use <= LandUse.RES_HIGH)
         occupied = land.occupancy.sum(axis=1)
         hh_commute = self.commute[hh.cell[housed]]
         inside = self.commune_of_cell >= 0
@@ -875,6 +876,9 @@ class MetroModel(mesa.Model):
             "new_urban_ha": float(self.new_urban.sum() * cell_ha) if self.steps else 0.0,
             "urban_density_pph": float(
                 persons_cell[urban].sum() / max(urban.sum() * cell_ha, 1e-9)
+            ),
+            "residential_density_pph": float(
+                persons_cell[residential].sum() / max(residential.sum() * cell_ha, 1e-9)
             ),
             "new_urban_density_pph": float(
                 persons_cell[new_since_start].sum() / (new_since_start.sum() * cell_ha)
