@@ -116,3 +116,32 @@ def test_fcm_narrows_the_per_capita_budget_spread_over_seeds():
             spread[fcm] = m.yearly["budget_per_capita_gini"]
         diffs.append(spread[False] - spread[True])
     assert min(diffs) > 0, diffs
+
+
+def test_yearly_table_carries_the_outcome_metrics():
+    m = MetroModel(COARSE, rng=1)
+    m.step()
+    for col in (
+        "dissimilarity_q1_q5",
+        "multigroup_dissimilarity",
+        "theil_h",
+        "theil_h_between",
+        "theil_h_within",
+        "isolation_q1",
+        "isolation_q5",
+        "spatial_theil_h",
+        "morans_i_income",
+        "urban_patches",
+        "edge_density",
+        "compactness",
+        "coverage_school",
+        "coverage_clinic",
+        "coverage_park",
+        "coverage_park_q1",
+        "coverage_park_q5",
+        "green_m2_per_person_gini",
+    ):
+        assert np.isfinite(m.yearly[col]), col
+    y = m.yearly
+    assert y["theil_h"] == pytest.approx(y["theil_h_between"] + y["theil_h_within"])
+    assert 0 <= y["dissimilarity_q1_q5"] <= 1 and y["morans_i_income"] > 0

@@ -20,6 +20,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from metrosim import metrics
 from metrosim.accessibility import (
     Network,
     box_sum,
@@ -273,6 +274,7 @@ class MetroModel(mesa.Model):
                 )
                 self.plan_in_force = True
         self._term_start = None  # filled at the first measurement
+        self._urban_prev = self.land.urban.copy()
 
     def _boundary_exclusion_share(self) -> np.ndarray:
         """Share of each commune's undeveloped developable land a boundary would exclude."""
@@ -835,6 +837,79 @@ class MetroModel(mesa.Model):
         )
 
     # --- measurement -----------------------------------------------------------------------
+    def _outcome_metrics(self, persons_cell: np.ndarray, pop_commune: np.ndarray) -> dict:
+        """Segregation, sprawl, coverage and green-equity indicators (``metrosim.metrics``)."""
+        s = self.params
+        g = self.grid
+        land = self.land
+        occ = land.occupancy
+        occupied = occ.sum(axis=1) > 0
+        counts = occ[occupied].astype(np.float64)
+        regions = self.commune_of_cell[occupied]
+        theil = metrics.theil_h(counts, regions=regions)
+        out = {
+            "dissimilarity_q1_q5": metrics.dissimilarity(counts[:, [0, N_GROUPS - 1]]),
+            "multigroup_dissimilarity": metrics.multigroup_dissimilarity(counts),
+            "theil_h": theil.total,
+            "theil_h_between": theil.between,
+            "theil_h_within": theil.within,
+            "isolation_q1": metrics.isolation(counts, 0),
+            "isolation_q5": metrics.isolation(counts, N_GROUPS - 1),
+        }
+        bandwidth = max(1.0, s.neighbourhood_radius_m / g.cell_size_m)
+        out["spatial_theil_h"] = metrics.spatial_theil_h(
+            occ.reshape(g.shape + (N_GROUPS,)).astype(np.float64), bandwidth_cells=bandwidth
+        )
+        income = np.full(occ.shape[0], np.nan)
+        income[occupied] = (counts @ self.incomes) / counts.sum(axis=1)
+        out["morans_i_income"] = metrics.morans_i(income.reshape(g.shape))
+        urban = land.urban
+        limit = (
+            land.plan_max_dw_ha > 0
+            if self.plan_in_force
+            else g.urban_limit.ravel() | land.urban_start
+        )
+        sp = metrics.sprawl_metrics(
+            urban.reshape(g.shape),
+            cell_size_m=g.cell_size_m,
+            population=persons_cell.reshape(g.shape),
+            previous=self._urban_prev.reshape(g.shape),
+            limit=limit.reshape(g.shape),
+        )
+        self._urban_prev = urban.copy()
+        out.update(
+            {
+                "urban_patches": sp.patches,
+                "edge_density": sp.edge_density_m_per_ha,
+                "compactness": sp.compactness,
+                "new_urban_outside_footprint_share": sp.new_outside_footprint_share,
+                "new_urban_outside_limit_share": sp.new_outside_limit_share,
+                "leapfrog_share": sp.leapfrog_share,
+            }
+        )
+        for kind in ("school", "clinic", "park"):
+            cov = metrics.coverage_share(
+                counts,
+                self.distance_km[kind][occupied] * 1000.0,
+                threshold=getattr(s, f"coverage_{kind}_m"),
+            )
+            out[f"coverage_{kind}"] = cov.overall
+            if kind == "park":
+                for k in range(N_GROUPS):
+                    out[f"coverage_park_q{k + 1}"] = float(cov.by_group[k])
+        commute = metrics.mean_by_group(counts, self.commute[occupied])
+        out["mean_commute_min_q1"] = float(commute[0])
+        out["mean_commute_min_q5"] = float(commute[-1])
+        core = self.city.in_core & (pop_commune > 0)
+        green = metrics.green_per_person(
+            self.park_m2[self.commune_of_cell >= 0],
+            persons_cell[self.commune_of_cell >= 0],
+            self.commune_of_cell[self.commune_of_cell >= 0],
+            n_regions=self.n_communes,
+        )
+        out["green_m2_per_person_gini"] = metrics.gini(green[core], pop_commune[core])
+        return out
+
     def _measure(self) -> None:
         """Compute this year's yearly and per-commune figures."""
         s = self.params
@@ -892,6 +967,7 @@ class MetroModel(mesa.Model):
         }
         if self._term_start is None:
             self._term_start = (self._commune_coverage(), self.municipal_rent())
+        self.yearly.update(self._outcome_metrics(persons_cell, hh_commune * persons))
         fin = self.finance
         nan = np.full(n_communes, np.nan)
         bpc = fin.get("budget_per_capita", nan)
