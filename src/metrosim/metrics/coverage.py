@@ -115,10 +115,10 @@ def coverage_share(
             "at least one cell must have a positive count"
         )
     d = _per_cell("distance", distance, h.shape[0], occupied, allow_inf=True)
-    covered = np.zeros(h.shape[0], dtype=bool)
-    covered[occupied] = d[occupied] <= d_max
+    with np.errstate(invalid="ignore"):  # NaN (empty cells only) compares False
+        covered = (d <= d_max).astype(np.float64)
     per_group = h.sum(axis=0)
-    hit = h[covered].sum(axis=0)
+    hit = covered @ h
     with np.errstate(divide="ignore", invalid="ignore"):
         by_group = np.where(per_group > 0, hit / per_group, np.nan)
     return CoverageShare(overall=float(hit.sum() / per_group.sum()), by_group=by_group)
@@ -227,7 +227,8 @@ def mean_by_group(households: np.ndarray, values: np.ndarray) -> np.ndarray:
             "at least one cell must have a positive count"
         )
     x = _per_cell("values", values, h.shape[0], occupied, allow_inf=False)
-    hx, xx = h[occupied], x[occupied]
-    per_group = hx.sum(axis=0)
+    per_group = h.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        xx = np.where(occupied, x, 0.0)  # NaN or inf in empty cells must not reach the sum
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(per_group > 0, (xx @ hx) / per_group, np.nan)
+        return np.where(per_group > 0, (xx @ h) / per_group, np.nan)

@@ -211,7 +211,7 @@ def theil_h(counts: np.ndarray, regions: np.ndarray | None = None) -> float | Th
     returns ``nan`` when a group column is all zero, here such a group is simply absent.
 
     With ``regions`` (e.g. the commune of each cell) the index is decomposed
-    (Theil 1972; Reardon & Firebaugh 2002, eq. for hierarchical units):
+    (Theil 1972; Reardon & Firebaugh 2002):
 
     .. math::
 

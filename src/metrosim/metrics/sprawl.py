@@ -60,10 +60,19 @@ class SprawlMetrics(NamedTuple):
     leapfrog_share: float
 
 
-def _edge_sides(m: np.ndarray) -> int:
-    """Number of cell sides between True and False cells, the outside of the grid False."""
-    p = np.pad(m, 1, constant_values=False)
-    return int(np.count_nonzero(p[1:, :] != p[:-1, :]) + np.count_nonzero(p[:, 1:] != p[:, :-1]))
+def _patch_perimeters(lab: np.ndarray, n: int) -> np.ndarray:
+    """Perimeter in cell sides of patches ``1..n`` of a label grid (0 = background).
+
+    With 8-connected patches a cell side never separates two different patches, so every
+    side between a patch cell and a different label faces non-urban land.
+    """
+    p = np.pad(lab, 1, constant_values=0)
+    out = np.zeros(n + 1, dtype=np.int64)
+    for a, b in ((p[1:, :], p[:-1, :]), (p[:, 1:], p[:, :-1])):
+        diff = a != b
+        out += np.bincount(a[diff], minlength=n + 1)
+        out += np.bincount(b[diff], minlength=n + 1)
+    return out[1:]
 
 
 def _share(part: np.ndarray, whole: int) -> float:
@@ -92,7 +101,9 @@ def sprawl_metrics(
       separating an urban from a non-urban cell (FRAGSTATS' edge density, per urban rather
       than per landscape hectare so it does not depend on the grid extent).
     - ``compactness`` :math:`= 4\sqrt{n}/p` for the largest patch, :math:`n` its cells and
-      :math:`p` its perimeter in cell sides: the reciprocal of FRAGSTATS' raster shape index
+      :math:`p` its perimeter in cell sides (if several patches share the largest size, the
+      most compact of them, so the value does not depend on the grid's orientation): the
+      reciprocal of FRAGSTATS' raster shape index
       SHAPE = 0.25 p / sqrt(n) (Patton 1975; McGarigal & Marks 1995). It is 1 for a square
       (the most compact raster shape) and falls towards 0 as the main urban area gets
       elongated or ragged. Fragmentation into many patches is measured by ``patches`` and
@@ -191,11 +202,11 @@ def sprawl_metrics(
 
     if n_urban:
         lab, n_patches = ndimage.label(u, structure=_EIGHT)
-        sizes = np.bincount(lab.ravel())
-        sizes[0] = 0
-        biggest = int(sizes.argmax())
-        compact = float(4.0 * np.sqrt(sizes[biggest]) / _edge_sides(lab == biggest))
-        edge = float(_edge_sides(u) * size / area)
+        sizes = np.bincount(lab.ravel(), minlength=n_patches + 1)[1:]
+        perims = _patch_perimeters(lab, n_patches)
+        biggest = sizes == sizes.max()  # ties: the most compact of the largest patches
+        compact = float((4.0 * np.sqrt(sizes[biggest]) / perims[biggest]).max())
+        edge = float(perims.sum() * size / area)
         mean_patch = area / n_patches
     else:
         n_patches, compact, edge, mean_patch = 0, _NAN, _NAN, _NAN
