@@ -1,11 +1,13 @@
-"""Surfaces recomputed from the land state: travel time to jobs, services, neighbourhoods.
+"""The model's view of the surfaces: metro links, commute minutes, distances, neighbourhoods.
+
+A thin layer over :mod:`metrosim.surfaces` (the kernels: Dijkstra with a bucket queue,
+gravity accessibility, distance transforms, window sums) in the units the model uses:
 
 * :func:`commute_minutes`: generalised travel time to jobs, the logsum of a gravity
-  accessibility (Hansen 1959; Ben-Akiva & Lerman 1985) computed with one Dijkstra (1959) search
-  per block of jobs on a coarse grid whose speeds come from land use and the metro network.
+  accessibility (Hansen 1959; Ben-Akiva & Lerman 1985) between blocks of cells.
 * :func:`distance_km`: Euclidean distance to the nearest cell of a mask (services, footprint).
-* :func:`box_sum`: exact sums over square neighbourhoods (integral image), for the income mix
-  of neighbourhoods (Schelling 1971) and green space per person.
+* :func:`box_sum`: sums over square neighbourhoods, for the income mix of neighbourhoods
+  (Schelling 1971) and green space per person.
 
 References
 ----------
@@ -19,11 +21,10 @@ Planners* 25(2), 73-76. doi:10.1080/01944365908978307
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from metrosim._kernels.travel import dijkstra_grid, gravity_logsum
+from metrosim import surfaces
 
-__all__ = ["Network", "commute_minutes", "distance_km", "box_sum", "travel_minutes"]
+__all__ = ["Network", "metro_links", "commute_minutes", "distance_km", "box_sum", "travel_minutes"]
 
 
 class Network:
@@ -108,42 +109,49 @@ def travel_minutes(
     >>> travel_minutes(m, np.array([0])).tolist()
     [[0.0, 1.0, 2.0, 3.0]]
     """
-    ny, nx = minutes_per_cell.shape
-    net = network if network is not None else Network.empty(ny * nx)
-    src = np.asarray(sources, dtype=np.int64)
-    d = dijkstra_grid(
-        np.ascontiguousarray(minutes_per_cell, dtype=np.float64).ravel(),
-        ny,
-        nx,
-        src,
-        np.zeros(src.size),
-        net.ptr,
-        net.dst,
-        net.minutes,
+    return surfaces.travel_time(
+        _speed_kmh(minutes_per_cell, 1000.0),
+        1000.0,
+        np.asarray(sources, dtype=np.int64),
+        links=_links(network),
     )
-    return d.reshape(ny, nx)
+
+
+def _speed_kmh(minutes_per_cell: np.ndarray, cell_size_m: float) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        speed = cell_size_m / 1000.0 / (np.asarray(minutes_per_cell, dtype=np.float64) / 60.0)
+    return np.where(np.isfinite(minutes_per_cell), speed, 0.0)
+
+
+def _links(network: Network | None):
+    if network is None or network.src.size == 0:
+        return None
+    return (network.src, network.dst, network.minutes)
 
 
 def commute_minutes(
-    minutes_per_cell: np.ndarray,
+    speed_kmh: np.ndarray,
+    cell_size_m: float,
     jobs: np.ndarray,
     network: Network,
     *,
     block: int,
     beta: float,
 ) -> np.ndarray:
-    """Generalised minutes to jobs: ``-ln(A_i / J) / beta`` with ``A_i = sum_j J_j e^{-beta t_ij}``.
+    """Generalised minutes to jobs: ``-ln(A_i / J) / beta``, ``A_i = sum_j J_j e^{-beta t_ij}``.
 
-    Computed between blocks of ``block`` x ``block`` cells (block crossing time = mean crossing
-    time of its passable cells times ``block``; jobs summed; links mapped to blocks), then given
-    to every cell of a block. Equals the travel time to the jobs when they are all in one block.
+    Computed between blocks of ``block`` x ``block`` cells by
+    :func:`metrosim.surfaces.job_accessibility` and given to every cell of a block. Equals the
+    travel time to the jobs when they are all in one block.
 
     Parameters
     ----------
-    minutes_per_cell : ndarray, (ny, nx)
+    speed_kmh : ndarray, (ny, nx)
+        Travel speed of each cell; 0 = impassable.
+    cell_size_m : float
     jobs : ndarray, (ny, nx)
     network : Network
-        Links between fine cells.
+        Links between fine cells (metro rides).
     block : int
         Block side in cells (>= 1).
     beta : float
@@ -154,56 +162,19 @@ def commute_minutes(
     ndarray, (ny, nx)
         Minutes; ``inf`` where no job is reachable.
     """
-    if block < 1 or beta <= 0:
-        raise ValueError(f"commute_minutes: block = {block} (>= 1), beta = {beta} (> 0)")
-    ny, nx = minutes_per_cell.shape
-    by, bx = -(-ny // block), -(-nx // block)
-    pad = ((0, by * block - ny), (0, bx * block - nx))
-    m = np.pad(minutes_per_cell, pad, constant_values=np.inf).reshape(by, block, bx, block)
-    finite = np.isfinite(m)
-    n_ok = finite.sum(axis=(1, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        coarse = np.where(finite, m, 0.0).sum(axis=(1, 3)) / n_ok * block
-    coarse[n_ok == 0] = np.inf
-    jb = np.pad(jobs, pad).reshape(by, block, bx, block).sum(axis=(1, 3)).ravel()
-
-    def to_block(cell: np.ndarray) -> np.ndarray:
-        r, c = np.divmod(cell, nx)
-        return (r // block) * bx + (c // block)
-
-    bsrc, bdst = to_block(network.src), to_block(network.dst)
-    keep = bsrc != bdst
-    net = Network(by * bx, bsrc[keep], bdst[keep], network.minutes[keep])
-    sources = np.flatnonzero((jb > 0) & np.isfinite(coarse.ravel()))
-    acc = gravity_logsum(
-        np.ascontiguousarray(coarse.ravel()),
-        by,
-        bx,
-        sources.astype(np.int64),
-        jb[sources].astype(np.float64),
-        net.ptr,
-        net.dst,
-        net.minutes,
-        float(beta),
+    _, minutes = surfaces.job_accessibility(
+        speed_kmh, cell_size_m, jobs, coarsen=block, beta_per_min=beta, links=_links(network)
     )
-    total = jb[sources].sum()
-    with np.errstate(divide="ignore"):
-        gen = -np.log(acc / total) / beta
-    gen = gen.reshape(by, bx)
-    return np.repeat(np.repeat(gen, block, axis=0), block, axis=1)[:ny, :nx]
+    return minutes
 
 
 def distance_km(mask: np.ndarray, cell_size_m: float) -> np.ndarray:
     """Euclidean km from each cell centre to the nearest True cell (``inf`` if none)."""
-    if not mask.any():
-        return np.full(mask.shape, np.inf)
-    return ndimage.distance_transform_edt(~mask, sampling=cell_size_m) / 1000.0
+    return surfaces.distance_to_nearest(mask, cell_size_m) / 1000.0
 
 
 def box_sum(values: np.ndarray, radius: int) -> np.ndarray:
     """Sum over the (2r+1) x (2r+1) window around each cell (zero outside the grid).
-
-    Works on (ny, nx) or (ny, nx, k) arrays; integer input gives exact integer sums.
 
     Examples
     --------
@@ -212,10 +183,4 @@ def box_sum(values: np.ndarray, radius: int) -> np.ndarray:
     """
     if radius < 0:
         raise ValueError(f"box_sum: radius = {radius}; allowed: 0 or more")
-    a = np.asarray(values)
-    acc_dtype = np.int64 if np.issubdtype(a.dtype, np.integer) else np.float64
-    ny, nx = a.shape[:2]
-    pad = [(radius + 1, radius), (radius + 1, radius)] + [(0, 0)] * (a.ndim - 2)
-    c = np.pad(a.astype(acc_dtype), pad).cumsum(axis=0).cumsum(axis=1)
-    w = 2 * radius + 1
-    return c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]
+    return surfaces.neighbourhood_sum(np.asarray(values), radius)

@@ -726,11 +726,11 @@ class MetroModel(mesa.Model):
             speed = np.where(urban, s.speed_urban_kmh, s.speed_rural_kmh)
             speed = np.where(slope > s.max_slope_deg, s.speed_steep_kmh, speed)
             speed = np.where(self.highway, np.maximum(speed, s.highway_speed_kmh), speed)
-            minutes = g.cell_size_m / 1000.0 / speed * 60.0
-            minutes = np.where(self.commune_of_cell >= 0, minutes, np.inf).reshape(shape)
+            speed = np.where(self.commune_of_cell >= 0, speed, 0.0).reshape(shape)
             block = max(1, int(round(s.accessibility_block_m / g.cell_size_m)))
             commute = commute_minutes(
-                minutes,
+                speed,
+                g.cell_size_m,
                 self.jobs.reshape(shape),
                 self.network,
                 block=block,
