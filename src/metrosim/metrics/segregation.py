@@ -164,11 +164,12 @@ def multigroup_dissimilarity(counts: np.ndarray) -> float:
 
 def _others(c: np.ndarray) -> np.ndarray:
     """``out[i, k] = sum of c[i, j] over j != k``, by exclusive prefix and suffix sums."""
-    left = np.zeros_like(c)
-    right = np.zeros_like(c)
-    np.cumsum(c[:, :-1], axis=1, out=left[:, 1:])
-    np.cumsum(c[:, :0:-1], axis=1, out=right[:, -2::-1])
-    return left + right
+    out = np.zeros_like(c)
+    np.cumsum(c[:, :-1], axis=1, out=out[:, 1:])
+    if c.shape[1] > 1:
+        right = np.cumsum(c[:, :0:-1], axis=1)
+        out[:, -2::-1] += right
+    return out
 
 
 def _kl_sum(c: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -179,12 +180,18 @@ def _kl_sum(c: np.ndarray, ref: np.ndarray) -> np.ndarray:
     The log ratio is evaluated as ``log1p((n O - o R) / (t R))`` with ``o, O`` the counts of
     the other groups, which stays accurate when the ratio is close to 1 (a dominant group).
     """
-    o, R_other = _others(c), _others(ref)
     pos = c > 0
+    o = _others(c)
+    x = c * _others(ref)
+    x -= o * ref
+    o += c  # o is now t_i
+    o *= ref
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = (c * R_other - o * ref) / ((c + o) * ref)
-        terms = np.where(pos, c * np.log1p(np.where(pos, x, 0.0)), 0.0)
-    return terms.sum(axis=1)
+        np.divide(x, o, out=x, where=pos)
+        np.log1p(x, out=x, where=pos)
+    x[~pos] = 0.0
+    x *= c
+    return x.sum(axis=1)
 
 
 def _entropy_counts(N: np.ndarray) -> float:
@@ -219,8 +226,9 @@ def theil_h(counts: np.ndarray, regions: np.ndarray | None = None) -> float | Th
 
     where :math:`H_B` is H of the counts aggregated by region and :math:`H_r` is H among the
     units of region :math:`r` (regions with a single group have :math:`E_r = 0` and
-    contribute nothing). The three terms are computed separately, so the identity
-    ``total == between + within`` holds up to rounding (about 1e-15).
+    contribute nothing). Because :math:`\ln(p_{ik}/P_k) = \ln(P_{rk}/P_k) +
+    \ln(p_{ik}/P_{rk})` term by term, ``total`` is returned as ``between + within``; it
+    equals ``theil_h(counts)`` up to rounding (about 1e-15).
 
     Parameters
     ----------
@@ -278,9 +286,8 @@ def theil_h(counts: np.ndarray, regions: np.ndarray | None = None) -> float | Th
     if E <= 0.0:
         nan = float("nan")
         return nan if reg is None else TheilDecomposition(nan, nan, nan)
-    total = _unit_interval(_kl_sum(c, N[None, :]).sum() / (T * E))
     if reg is None:
-        return total
+        return _unit_interval(_kl_sum(c, N[None, :]).sum() / (T * E))
 
     n_reg = int(reg.max()) + 1
     Nr = np.zeros((n_reg, c.shape[1]))
@@ -289,7 +296,9 @@ def theil_h(counts: np.ndarray, regions: np.ndarray | None = None) -> float | Th
     between = _kl_sum(Nr, N[None, :]).sum() / (T * E)  # empty regions add 0
     # within: each unit against its own region's composition
     within = _kl_sum(c, Nr[reg]).sum() / (T * E)
-    return TheilDecomposition(total, _unit_interval(between), _unit_interval(within))
+    between, within = _unit_interval(between), _unit_interval(within)
+    # ln(p_ik/P_k) = ln(P_rk/P_k) + ln(p_ik/P_rk) term by term, so the total is their sum
+    return TheilDecomposition(_unit_interval(between + within), between, within)
 
 
 def isolation(counts: np.ndarray, group: int) -> float:
