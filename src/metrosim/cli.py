@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from metrosim.data import DataError
+from metrosim.experiments._runs import ExperimentError
 from metrosim.scenario import Scenario, ScenarioError, preset_names
 
 __all__ = ["main"]
@@ -72,6 +73,16 @@ def _resolve(args: argparse.Namespace, source: str) -> Scenario:
     return scenario.with_overrides(args.set or [])
 
 
+def _overridden(args: argparse.Namespace, scenario: Scenario) -> Scenario:
+    """A scenario with the --scale, --cell-size and --set options given on the command line."""
+    changes = {}
+    if getattr(args, "scale", None) is not None:
+        changes["scale"] = args.scale
+    if getattr(args, "cell_size", None) is not None:
+        changes["cell_size_m"] = args.cell_size
+    return scenario.replace(**changes).with_overrides(args.set or [])
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from metrosim.runner import run
 
@@ -93,39 +104,116 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _RunsProgress:
+    """Progress of many runs on stderr: runs done, failures, elapsed time and ETA.
+
+    On a terminal one line is rewritten; otherwise a line is printed at most every 10 s (and
+    at the end).
+    """
+
+    def __init__(self, label: str = "runs"):
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.t0 = time.perf_counter()
+        self.start: int | None = None
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = done
+            self.t0 = now
+            if done == total:
+                print(f"{self.label}: all {total} already done", file=sys.stderr)
+                return
+            if done:
+                print(f"{self.label}: {done}/{total} already done, resuming", file=sys.stderr)
+        ran = done - self.start
+        elapsed = now - self.t0
+        eta = f"{_duration(elapsed / ran * (total - done))}" if ran else "?"
+        line = (
+            f"{self.label}: {done}/{total} done, {failed} failed, "
+            f"{_duration(elapsed)} elapsed, eta {eta}"
+        )
+        if self.tty:
+            print(f"\r{line}   ", end="\n" if done == total else "", file=sys.stderr, flush=True)
+        elif done == total or now - self.last >= 10.0:
+            print(line, file=sys.stderr, flush=True)
+            self.last = now
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _where(args: argparse.Namespace) -> tuple[dict, object | None]:
+    """Executor arguments for --workers / --scheduler, and a client to close afterwards."""
+    if getattr(args, "scheduler", None):
+        from metrosim.experiments import connect
+
+        client = connect(args.scheduler)
+        return {"client": client}, client
+    return {"workers": args.workers}, None
+
+
+#: Defaults of `metrosim compare` without --design: finishes in minutes on 2 cores.
+_COMPARE_DEFAULTS = {"seeds": 5, "years": 15, "scale": 20, "cell_size": 500.0}
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from metrosim.experiments import HEADLINE, compare
+    from metrosim.experiments.design import load_compare_design
 
-    names = args.scenarios or ["fragmented"] + [n for n in preset_names() if n != "fragmented"]
-    scenarios = [_resolve(args, n) for n in names]
-    out = Path(args.out) if args.out else Path("out") / "compare"
+    base_seed = 0
+    if args.design:
+        if args.scenarios:
+            raise ScenarioError("give scenarios or --design, not both")
+        design = load_compare_design(args.design)
+        scenarios = [_overridden(args, s) for s in design.scenarios]
+        seeds = design.seeds if args.seeds is None else args.seeds
+        years = design.years if args.years is None else args.years
+        base_seed = design.base_seed
+        default_out = Path("out") / design.name
+    else:
+        for key, value in _COMPARE_DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, value)
+        names = args.scenarios or ["fragmented"] + [n for n in preset_names() if n != "fragmented"]
+        scenarios = [_resolve(args, n) for n in names]
+        seeds, years = args.seeds, args.years
+        default_out = Path("out") / "compare"
+    out = Path(args.out) if args.out else default_out
     out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the runs
-    years = scenarios[0].years if args.years is None else args.years
+    where, client = _where(args)
     print(
-        f"metrosim compare: {', '.join(s.name for s in scenarios)}; {args.seeds} seeds x "
-        f"{years} years; scale {scenarios[0].scale}, {scenarios[0].cell_size_m:g} m cells",
+        f"metrosim compare: {', '.join(s.name for s in scenarios)}; {seeds} seeds x "
+        f"{years} years; scale {scenarios[0].scale}, {scenarios[0].cell_size_m:g} m cells; "
+        + (f"scheduler {args.scheduler}" if client else f"{args.workers} worker(s)"),
         file=sys.stderr,
     )
-    progress = _Progress("runs", True)
-
-    def show(done: int, total: int) -> None:
-        elapsed = time.perf_counter() - progress.t0
-        eta = elapsed / done * (total - done)
-        print(f"  run {done}/{total}  {elapsed:6.1f}s elapsed  eta {eta:6.1f}s", file=sys.stderr)
-
-    result = compare(
-        scenarios,
-        seeds=args.seeds,
-        years=args.years,
-        workers=args.workers,
-        out=out,
-        progress=show,
-    )
+    try:
+        result = compare(
+            scenarios,
+            seeds=seeds,
+            years=years,
+            base_seed=base_seed,
+            out=out,
+            progress=_RunsProgress(),
+            **where,
+        )
+    finally:
+        if client is not None:
+            client.close()
     summary = result.summary
     final_year = int(result.runs["year"].max())
     shown = [c for c in HEADLINE if c in set(summary["outcome"])]
     print(
-        f"\nFinal year {final_year}: mean [95% CI] over {args.seeds} seeds; "
+        f"\nFinal year {final_year}: mean [95% CI] over {seeds} seeds; "
         f"difference from {scenarios[0].name} (paired by seed)"
     )
     for outcome in shown:
@@ -140,8 +228,55 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 f"  {r['scenario']:<26} {r['mean']:>12.4g} "
                 f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]  {diff}"
             )
-    print(f"\nwrote {out}/ (runs.parquet, municipal.parquet, summary.csv, manifest.json)")
-    return 0
+    print(
+        f"\nwrote {out}/ (runs.parquet, municipal.parquet, summary.csv, manifest.json, "
+        "report.html, runs/)"
+    )
+    return _report_failures(result.failed, "key")
+
+
+def _report_failures(failed, key: str) -> int:
+    if failed is None or failed.empty:
+        return 0
+    print(f"metrosim: {len(failed)} run(s) failed:", file=sys.stderr)
+    for _, r in failed.head(5).iterrows():
+        print(f"  {r[key]}: {r['error']}", file=sys.stderr)
+    print("re-run the same command to retry them (finished runs are kept)", file=sys.stderr)
+    return 1
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from metrosim.experiments import analyze, load_design, sweep
+
+    design = load_design(args.design)
+    out = Path(args.out) if args.out else Path("out") / design.name
+    n_points = len(design.points())
+    where, client = _where(args)
+    print(
+        f"metrosim sweep: {design.name}, {design.kind}, {n_points} points x {design.seeds} "
+        f"seeds x {design.years} years; parameters "
+        f"{', '.join(p.name for p in design.parameters)}; "
+        + (f"scheduler {args.scheduler}" if client else f"{args.workers} worker(s)"),
+        file=sys.stderr,
+    )
+    try:
+        result = sweep(design, out=out, progress=_RunsProgress(), **where)
+    finally:
+        if client is not None:
+            client.close()
+    n_failed = len(result.failed)
+    print(
+        f"{len(result.experiments)} runs, {n_failed} failed; wrote {out}/ (experiments.parquet, "
+        "outcomes.parquet, manifest.json, runs/)"
+    )
+    if args.analyze:
+        table = analyze(result, args.analyze, year=args.year)
+        print(
+            f"\n{table.attrs['kind']} indices of {args.analyze} in {table.attrs['year']} "
+            f"(mean over {design.seeds} seeds per point)"
+        )
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return _report_failures(result.failed.rename(columns={"run_id": "key"}), "key")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,17 +302,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="compare scenarios over common seeds (the main job)")
     c.add_argument("scenarios", nargs="*", help="scenario files or presets (default: all presets)")
-    c.add_argument("--seeds", type=_positive_int, default=5, help="replicates (default 5)")
-    c.add_argument("--years", type=_positive_int, default=15, help="years per run (default 15)")
-    c.add_argument("--scale", type=_positive_int, default=20, help="real households per agent")
-    c.add_argument("--cell-size", type=_positive_float, default=500.0, help="cell size in metres")
-    c.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
-    c.add_argument("--out", help="output folder (default out/compare)")
+    c.add_argument(
+        "--design", help="a kind = 'compare' design file instead (e.g. experiments/headline)"
+    )
+    c.add_argument("--seeds", type=_positive_int, help="replicates (default 5)")
+    c.add_argument("--years", type=_positive_int, help="years per run (default 15)")
+    c.add_argument("--scale", type=_positive_int, help="real households per agent (default 20)")
+    c.add_argument("--cell-size", type=_positive_float, help="cell size in metres (default 500)")
+    _add_where(c)
+    c.add_argument("--out", help="output folder (default out/compare; re-run to resume)")
     c.add_argument(
         "--set", action="append", metavar="NAME=VALUE", help="set a parameter in every scenario"
     )
     c.set_defaults(func=_cmd_compare)
+
+    w = sub.add_parser(
+        "sweep", help="run a sweep design (factorial, Latin hypercube, Sobol, Morris)"
+    )
+    w.add_argument("design", help="a design TOML file (see experiments/README.md)")
+    w.add_argument("--out", help="output folder (default out/<design name>; re-run to resume)")
+    _add_where(w)
+    w.add_argument(
+        "--analyze",
+        metavar="OUTCOME",
+        help="print Sobol or Morris indices (rank correlations for other designs) of an outcome",
+    )
+    w.add_argument("--year", type=int, help="year for --analyze (default: the last)")
+    w.set_defaults(func=_cmd_sweep)
     return p
+
+
+def _add_where(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=2,
+        help="local processes: a Dask LocalCluster (default 2; 1 runs in this process)",
+    )
+    g.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a running Dask scheduler, tcp://HOST:PORT"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ScenarioError, DataError) as exc:
+    except (ScenarioError, DataError, ExperimentError) as exc:
         print(f"metrosim: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. --out names a file, or a folder that cannot be written
