@@ -249,7 +249,7 @@ def test_relocate_shares_match_sampled_logit(who, underflow):
 
 @pytest.mark.parametrize("seed", SEEDS[:3])
 def test_mover_probability_follows_dissatisfaction_rule(seed):
-    # All vacancies in cell 0; Vref[g] = V0[g] + log(n_alt): the logsum of n_alt equal draws.
+    # All vacancies in cell 0; Vref[g] = ln(mean(exp(V))) over n_alt equal draws = V0[g].
     n_cells, n_alt, base, diss = 6, 5, 0.05, 0.6
     w = make_world(0, n_cells=n_cells, n_hh=0, groups=2)
     w["capacity"] = np.array([50, 400, 400, 400, 400, 400], dtype=np.int32)
@@ -265,7 +265,7 @@ def test_mover_probability_follows_dissatisfaction_rule(seed):
     moved[movers] = True
     for g in (0, 1):
         v = utilities(w, g)
-        gap = np.maximum(0.0, v[0] + np.log(n_alt) - v)
+        gap = np.maximum(0.0, v[0] - v)
         p = base + diss * (1.0 - np.exp(-gap))
         for c in range(1, n_cells):
             mine = (hh_cell == c) & (hh_group == g)

@@ -253,8 +253,10 @@ def select_movers(
 
     Each housed household moves with probability ``base_rate + dissatisfaction_rate *
     (1 - exp(-max(0, Vref[g] - V_i)))``: base mobility plus dissatisfaction, the gap between
-    its current utility ``V_i`` and the logsum ``Vref[g]`` over ``n_alt`` vacant dwellings
-    drawn (uniformly, with replacement) for its group ``g``, unaffordable ones dropped; with no
+    its current utility ``V_i`` and ``Vref[g] = ln(mean(exp(V)))`` over the affordable ones
+    among ``n_alt`` vacant dwellings drawn (uniformly, with replacement) for its group ``g``
+    (the logsum less ``ln(m)``, so that the option value of comparing m draws does not make
+    every household look dissatisfied); with no
     affordable draw, or no vacancy, ``Vref[g] = -inf`` and only the base rate applies (the
     stress threshold of Brown & Moore 1970; Clark & Onaka 1983). Unhoused households
     (``hh_cell == -1``) always move. Nothing is modified.

@@ -3,11 +3,12 @@
 Each year a share of households moves: a base mobility rate plus dissatisfaction, the gap
 between the utility of the current dwelling and the expected best utility of the market for the
 household's income group (the stress-threshold idea of Brown & Moore 1970; Clark & Onaka 1983).
-Households without a dwelling always search. Movers, in an order drawn from the model's
-generator, sample ``n_alternatives`` vacant dwellings (uniformly among vacant dwellings, kept in
-a Fenwick tree; sampling of alternatives, McFadden 1978), drop those whose rent exceeds
-``max_rent_share`` of their income (Alonso 1964 bid rent; affordability), and choose among them
-and their current dwelling by a multinomial logit over
+The expected best utility is ``ln(mean(exp(V)))`` over the affordable dwellings among
+``n_alternatives`` draws. Households without a dwelling always search. Movers, in an order
+drawn from the model's generator, sample ``n_alternatives`` vacant dwellings (uniformly
+among vacant dwellings, kept in a Fenwick tree; sampling of alternatives, McFadden 1978),
+drop those whose rent exceeds ``max_rent_share`` of their income (Alonso 1964 bid rent;
+affordability), and choose among them and their current dwelling by a multinomial logit over
 
 ``V = b_rent * rent/income + b_commute * minutes + b_service * km + b_green * green
 + b_homophily * (share of own income group in the neighbourhood)``
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metrosim._kernels.moves import relocate, select_movers
+from metrosim import choice
 
 __all__ = ["CellAttributes", "ChoiceCoefficients", "move_households"]
 
@@ -93,41 +94,30 @@ def move_households(
 ) -> tuple[int, int, int]:
     """One year of moves; updates ``hh_cell`` and ``occupancy`` in place.
 
+    Calls the validating wrappers of :mod:`metrosim.choice` (kernels in
+    ``metrosim._kernels.choice``); bad input raises ``ValueError`` naming the argument.
+
     Returns
     -------
     (movers, moved, unhoused)
         Households that searched, that changed dwelling, and that are left without one.
     """
-    n_cells, n_groups = occupancy.shape
-    if hh_cell.shape != hh_group.shape:
-        raise ValueError("move_households: hh_cell and hh_group must have the same shape")
-    if incomes.shape != (n_groups,) or (incomes <= 0).any():
-        raise ValueError(f"move_households: incomes must be {n_groups} positive values")
-    if n_alternatives < 1:
-        raise ValueError(f"move_households: n_alternatives = {n_alternatives}; allowed >= 1")
-    for name in ("rent", "commute", "service", "green"):
-        a = getattr(cells, name)
-        if a.shape != (n_cells,) or not np.isfinite(a).all():
-            raise ValueError(f"move_households: cells.{name} must be {n_cells} finite values")
+    coef = coefs.as_array()
     args = (
-        capacity.astype(np.int64),
+        hh_cell,
+        hh_group,
+        capacity,
         occupancy,
         cells.rent,
         cells.commute,
         cells.service,
         cells.green,
         cells.mix,
-        incomes.astype(np.float64),
-        coefs.as_array(),
+        np.asarray(incomes, dtype=np.float64),
+        coef,
     )
-    movers = select_movers(
-        hh_cell,
-        hh_group,
-        *args,
-        float(base_rate),
-        float(dissatisfaction_rate),
-        int(n_alternatives),
-        rng,
+    movers = choice.select_movers(
+        *args, float(base_rate), float(dissatisfaction_rate), int(n_alternatives), rng
     )
-    moved, unhoused = relocate(movers, hh_cell, hh_group, *args, int(n_alternatives), rng)
+    moved, unhoused = choice.relocate(movers, *args, int(n_alternatives), rng)
     return int(movers.size), int(moved), int(unhoused)

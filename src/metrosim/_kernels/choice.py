@@ -295,7 +295,7 @@ def select_movers(
                 vmax = val[0]
                 for j in range(1, m):
                     vmax = max(vmax, val[j])
-                vref[g] = vmax + np.log(softmax_weights(val, m))
+                vref[g] = vmax + np.log(softmax_weights(val, m) / m)
     flag = np.zeros(n, dtype=np.bool_)
     count = 0
     for i in range(n):
