@@ -230,7 +230,10 @@ def local_client(workers: int) -> Any:
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
+        host="127.0.0.1",
         dashboard_address=None,
+        # no dashboard; its HTTP server on a free port, not 8787 (which may be taken)
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
     )
     return Client(cluster, set_as_default=False)

@@ -194,10 +194,11 @@ class Design:
         ExperimentError
             Naming the field and what is allowed.
         """
-        for key in data:
-            if key not in _TOP_KEYS:
-                raise ExperimentError(_unknown(origin, "key", key, _TOP_KEYS))
         kind = _get(data, "kind", str, origin, required=True)
+        if kind != "compare":
+            for key in data:
+                if key not in _TOP_KEYS:
+                    raise ExperimentError(_unknown(origin, "key", key, _TOP_KEYS))
         if kind == "compare":
             raise ExperimentError(
                 f"{origin}: kind = 'compare' is a comparison, not a sweep; run it with "
