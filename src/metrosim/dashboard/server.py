@@ -1,0 +1,82 @@
+"""Starting the dashboard's web server (Solara on uvicorn), offline.
+
+Solara's front-end files come from the ``solara-assets`` package (pinned with Solara in the
+``dashboard`` extra), so the page needs no network. Solara's usage telemetry and its check for a
+newer release on PyPI are switched off: the server talks to nobody but the browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["main", "serve", "APP"]
+
+#: The Solara app (module with a ``Page`` component).
+APP = "metrosim.dashboard.app"
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Run the dashboard's server in this process until it is interrupted."""
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    # a closed browser tab frees its two models after two minutes (Solara's default: a day)
+    os.environ.setdefault("SOLARA_KERNEL_CULL_TIMEOUT", "120s")
+    try:
+        from solara.__main__ import cli
+    except ImportError:
+        raise SystemExit(
+            "metrosim dashboard needs Solara: pip install 'metrosim[dashboard]'"
+        ) from None
+    from solara.server import settings
+
+    from metrosim.dashboard import app
+    from metrosim.dashboard.widget import PLOTLY_JS_DIR
+
+    # plotly.js for the figures, served from the plotly package (see widget.py)
+    settings.assets.extra_locations = [*settings.assets.extra_locations, str(PLOTLY_JS_DIR)]
+    app.prepare()  # build the first session's models while the server starts
+    args = [
+        "run",
+        APP,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+        "--no-check-version",
+    ]
+    cli.main(args=args, prog_name="metrosim dashboard", standalone_mode=False)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535; 0 = any free port)")
+    return value
+
+
+def build_parser(prog: str = "python -m metrosim.dashboard") -> argparse.ArgumentParser:
+    """Arguments of the dashboard command."""
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Start the workshop dashboard (two regimes side by side) in the browser.",
+    )
+    p.add_argument("--port", type=_port, default=8765, help="port to listen on (default 8765)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m metrosim.dashboard``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    print(f"metrosim dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    try:
+        serve(args.host, args.port)
+    except KeyboardInterrupt:
+        return 0
+    return 0
