@@ -1,12 +1,16 @@
 """Seconds per simulated year by phase, peak memory and bytes per household and cell.
 
 Usage: .venv/bin/python benchmarks/bench_year.py [--scale 10] [--cell-size 250] [--years 5]
+    [--json PATH]
+
+``--json`` also writes the figures to PATH (``benchmarks/plot_scaling.py`` reads them).
 
 Prints figures; never used as a timed test. The first year includes numba compilation unless
 the cache is warm, so it is reported apart.
 """
 
 import argparse
+import json
 import resource
 import time
 
@@ -20,6 +24,7 @@ def main() -> None:
     p.add_argument("--scale", type=int, default=10)
     p.add_argument("--cell-size", type=float, default=250.0)
     p.add_argument("--years", type=int, default=5)
+    p.add_argument("--json", default=None, help="also write the figures to this file")
     a = p.parse_args()
     t0 = time.perf_counter()
     m = MetroModel(Scenario(scale=a.scale, cell_size_m=a.cell_size), rng=1)
@@ -46,6 +51,22 @@ def main() -> None:
         f"household store {m.households.nbytes() / n_hh:.1f} B/household;"
         f" land state {land_bytes / n_cells:.1f} B/cell"
     )
+    if a.json:
+        record = {
+            "scale": a.scale,
+            "cell_size_m": a.cell_size,
+            "households": n_hh,
+            "cells": n_cells,
+            "init_s": t_init,
+            "first_year_s": first,
+            "per_year_s": per_year,
+            "phases_s": {k: v / a.years for k, v in m.timings.items()},
+            "peak_rss_mb": peak_mb,
+            "bytes_per_household": m.households.nbytes() / n_hh,
+            "land_bytes_per_cell": land_bytes / n_cells,
+        }
+        with open(a.json, "w") as f:
+            json.dump(record, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Benchmarks and peers (scripts that print figures; never timed tests)."""

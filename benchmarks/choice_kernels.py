@@ -1,0 +1,167 @@
+"""Location-choice kernels for ``bench_choice.py``: the project's logit on explicit alternatives.
+
+The project's relocation kernel (``metrosim._kernels.choice.relocate``) draws its alternatives
+itself and adds the mover's current dwelling. To compare with UDST ``choicemodels`` on the
+*same* sampled alternatives (choosers without a dwelling), these variants take them as an array
+or draw them the way ``choicemodels`` does, and otherwise reuse the project's kernel pieces
+unchanged: ``weight_table`` (logit weights ``exp(V - max V)`` per alternative and group, -1 if
+unaffordable), ``logit_pick``, and the Fenwick tree of vacant dwellings (``fenwick_sample``,
+``fenwick_add``). Affordability is the project's: an alternative whose rent exceeds
+``coefs[5] * income`` has probability 0; a chooser with no affordable alternative stays
+unplaced (choice -1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from metrosim._kernels.choice import (
+    fenwick_add,
+    fenwick_build,
+    fenwick_sample,
+    fenwick_size,
+    logit_pick,
+    weight_table,
+)
+
+
+def weights(rent, commute, service, green, mix, income, coefs):
+    """The project's weight table with every alternative a site: w (n_alts, G)."""
+    site_cell = np.arange(rent.size, dtype=np.int32)
+    w, _ = weight_table(site_cell, rent, commute, service, green, mix, income, coefs)
+    return w
+
+
+@njit(cache=True)
+def logit_probabilities(alt_ids, group, w):
+    """Probabilities (n, k) of each chooser's k alternatives (a row of 0 if none affordable)."""
+    n, k = alt_ids.shape
+    probs = np.zeros((n, k))
+    for i in range(n):
+        g = group[i]
+        s = 0.0
+        for j in range(k):
+            x = w[alt_ids[i, j], g]
+            if x >= 0.0:
+                probs[i, j] = x
+                s += x
+        if s > 0.0:
+            for j in range(k):
+                probs[i, j] /= s
+    return probs
+
+
+@njit(cache=True)
+def choose_unconstrained(group, w, k, rng):
+    """Sampling (k uniform, with replacement) + probabilities + choice, for every chooser."""
+    n = group.size
+    n_alts = w.shape[0]
+    choice = np.full(n, -1, dtype=np.int64)
+    cand = np.empty(k, dtype=np.int64)
+    val = np.empty(k)
+    for i in range(n):
+        g = group[i]
+        m = 0
+        s = 0.0
+        for _ in range(k):
+            c = np.int64(rng.random() * n_alts)
+            x = w[c, g]
+            if x >= 0.0:
+                cand[m] = c
+                val[m] = x
+                s += x
+                m += 1
+        if m > 0:
+            choice[i] = cand[logit_pick(val, m, s, rng.random())]
+    return choice
+
+
+@njit(cache=True)
+def choose_constrained_uniform(group, w, capacity, k, rng):
+    """Choosers one at a time in random order; k draws uniform among the alternatives with
+    capacity left (as ``choicemodels`` samples); capacity taken at once."""
+    n = group.size
+    n_alts = w.shape[0]
+    left = capacity.astype(np.int64)
+    alive = np.empty(n_alts, dtype=np.int64)  # alternatives with capacity left, swap-remove
+    where = np.full(n_alts, -1, dtype=np.int64)
+    n_alive = 0
+    for c in range(n_alts):
+        if left[c] > 0:
+            alive[n_alive] = c
+            where[c] = n_alive
+            n_alive += 1
+    choice = np.full(n, -1, dtype=np.int64)
+    cand = np.empty(k, dtype=np.int64)
+    val = np.empty(k)
+    order = np.arange(n)
+    rng.shuffle(order)
+    for t in range(n):
+        if n_alive == 0:
+            break
+        i = order[t]
+        g = group[i]
+        m = 0
+        s = 0.0
+        for _ in range(k):
+            c = alive[np.int64(rng.random() * n_alive)]
+            x = w[c, g]
+            if x >= 0.0:
+                cand[m] = c
+                val[m] = x
+                s += x
+                m += 1
+        if m == 0:
+            continue
+        c = cand[logit_pick(val, m, s, rng.random())]
+        choice[i] = c
+        left[c] -= 1
+        if left[c] == 0:
+            p = where[c]
+            last = alive[n_alive - 1]
+            alive[p] = last
+            where[last] = p
+            where[c] = -1
+            n_alive -= 1
+    return choice
+
+
+@njit(cache=True)
+def choose_constrained_fenwick(group, w, capacity, k, rng):
+    """As the project's ``relocate``: k draws uniform over the dwellings left (Fenwick tree)."""
+    n = group.size
+    tree = np.empty(fenwick_size(capacity.size), dtype=np.int32)
+    fenwick_build(capacity.astype(np.int32), tree)
+    total = np.int64(0)
+    for c in range(capacity.size):
+        total += capacity[c]
+    choice = np.full(n, -1, dtype=np.int64)
+    sites = np.empty(k, dtype=np.int64)
+    rem = np.empty(k, dtype=np.int64)
+    cand = np.empty(k, dtype=np.int64)
+    val = np.empty(k)
+    order = np.arange(n)
+    rng.shuffle(order)
+    for t in range(n):
+        if total == 0:
+            break
+        i = order[t]
+        g = group[i]
+        fenwick_sample(tree, total, rng, sites, rem)
+        m = 0
+        s = 0.0
+        for j in range(k):
+            x = w[sites[j], g]
+            if x >= 0.0:
+                cand[m] = sites[j]
+                val[m] = x
+                s += x
+                m += 1
+        if m == 0:
+            continue
+        c = cand[logit_pick(val, m, s, rng.random())]
+        choice[i] = c
+        fenwick_add(tree, c, -1)
+        total -= 1
+    return choice

@@ -1,0 +1,1 @@
+"""Peer implementations of metrosim rules in other frameworks, for benchmarks and checks."""

@@ -1,0 +1,1 @@
+"""Prototypes measured by the benchmarks (not used by the model)."""
