@@ -77,12 +77,38 @@ def test_report_without_maps():
     assert "Final maps" not in text and "Puente Alto" in text and "Colina" in text
 
 
+def segments(c):
+    xs, ys = _boundaries(np.array(c))
+    assert xs[2::3] == ys[2::3] == [None] * (len(xs) // 3)
+    return {((xs[i], ys[i]), (xs[i + 1], ys[i + 1])) for i in range(0, len(xs), 3)}
+
+
 def test_commune_boundaries_follow_cell_edges():
-    c = np.array([[0, 0, 1], [0, 0, 1]])
-    xs, ys = _boundaries(c)
-    segments = {((xs[i], ys[i]), (xs[i + 1], ys[i + 1])) for i in range(0, len(xs), 3)}
-    assert segments == {((1.5, -0.5), (1.5, 0.5)), ((1.5, 0.5), (1.5, 1.5))}
-    assert _boundaries(np.full((3, 3), -1)) == ([], [])
+    # one straight edge between columns 1 and 2, joined over both rows
+    assert segments([[0, 0, 1], [0, 0, 1]]) == {((1.5, -0.5), (1.5, 1.5))}
+    # an L: the vertical edge over rows 0-1 and the horizontal edge under row 1, columns 0-1
+    assert segments([[0, 0, 1], [0, 0, 1], [1, 1, 1]]) == {
+        ((1.5, -0.5), (1.5, 1.5)),
+        ((-0.5, 1.5), (1.5, 1.5)),
+    }
+    # outside the region (-1) on both sides: no line
+    assert segments([[-1, -1], [-1, -1]]) == set()
+    # brute force: every unit edge between different communes lies on a joined segment
+    rng = np.random.default_rng(1)
+    c = rng.integers(-1, 3, size=(7, 9))
+    segs = segments(c)
+    for i in range(7):
+        for j in range(8):
+            if c[i, j] != c[i, j + 1] and max(c[i, j], c[i, j + 1]) >= 0:
+                assert any(
+                    a[0] == b[0] == j + 0.5 and a[1] <= i - 0.5 and b[1] >= i + 0.5 for a, b in segs
+                )
+    for i in range(6):
+        for j in range(9):
+            if c[i, j] != c[i + 1, j] and max(c[i, j], c[i + 1, j]) >= 0:
+                assert any(
+                    a[1] == b[1] == i + 0.5 and a[0] <= j - 0.5 and b[0] >= j + 0.5 for a, b in segs
+                )
 
 
 def test_crop_keeps_core_communes_and_new_land():

@@ -294,20 +294,37 @@ def _crop(states: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, tuple[sli
 
 
 def _boundaries(commune: np.ndarray) -> tuple[list[float | None], list[float | None]]:
-    """Line segments along cell edges where the commune changes (inside the region)."""
+    """Lines along cell edges where the commune changes (inside the region).
+
+    Edges that continue each other along a row or column are joined into one segment.
+    """
     xs: list[float | None] = []
     ys: list[float | None] = []
-    c = commune
-    # vertical edges between (i, j) and (i, j+1)
-    ii, jj = np.nonzero((c[:, 1:] != c[:, :-1]) & ((c[:, 1:] >= 0) | (c[:, :-1] >= 0)))
-    for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
+    c = np.asarray(commune)
+    # vertical edges between (i, j) and (i, j+1): runs over i for each j
+    v = (c[:, 1:] != c[:, :-1]) & ((c[:, 1:] >= 0) | (c[:, :-1] >= 0))
+    for j, start, stop in _runs(v.T):
         xs += [j + 0.5, j + 0.5, None]
-        ys += [i - 0.5, i + 0.5, None]
-    ii, jj = np.nonzero((c[1:, :] != c[:-1, :]) & ((c[1:, :] >= 0) | (c[:-1, :] >= 0)))
-    for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
-        xs += [j - 0.5, j + 0.5, None]
+        ys += [start - 0.5, stop - 0.5, None]
+    # horizontal edges between (i, j) and (i+1, j): runs over j for each i
+    h = (c[1:, :] != c[:-1, :]) & ((c[1:, :] >= 0) | (c[:-1, :] >= 0))
+    for i, start, stop in _runs(h):
+        xs += [start - 0.5, stop - 0.5, None]
         ys += [i + 0.5, i + 0.5, None]
     return xs, ys
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row, start, stop) of each run of True along the rows of a 2-d mask (stop exclusive)."""
+    out = []
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    d = np.diff(padded, axis=1)
+    for r in range(mask.shape[0]):
+        starts = np.flatnonzero(d[r] == 1)
+        stops = np.flatnonzero(d[r] == -1)
+        out += [(r, int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+    return out
 
 
 def _discrete_scale(colours: Sequence[str]) -> list[list[Any]]:
@@ -324,11 +341,14 @@ def _map_figure(states: Mapping[str, Mapping[str, np.ndarray]], what: str) -> An
 
     names = list(states)
     crop = _crop(states)
+    ncols = 2 if len(names) == 4 else min(len(names), 3)
+    nrows = -(-len(names) // ncols)
     fig = make_subplots(
-        rows=1,
-        cols=len(names),
+        rows=nrows,
+        cols=ncols,
         subplot_titles=names,
         horizontal_spacing=0.02,
+        vertical_spacing=0.06,
     )
     if what == "land_use":
         codes = [int(c) for c, _, _ in _LAND_USE]
@@ -344,32 +364,29 @@ def _map_figure(states: Mapping[str, Mapping[str, np.ndarray]], what: str) -> An
         colours = _GROUP_COLOURS
         heading = "Income group with most households on the cell"
     lookup = {c: k for k, c in enumerate(codes)}
-    for col_i, name in enumerate(names, start=1):
+    for k_map, name in enumerate(names):
+        row_i, col_i = k_map // ncols + 1, k_map % ncols + 1
         st = states[name]
         rs, cs = crop[name]
         raw = np.asarray(st[what])[rs, cs].astype(np.int64)
-        z = np.full(raw.shape, np.nan)
+        z = np.full(raw.shape, -1, dtype=np.int8)  # -1: nothing to show (white)
         for c, k in lookup.items():
             z[raw == c] = k
-        text = np.full(raw.shape, "", dtype=object)
-        for c, k in lookup.items():
-            text[raw == c] = labels[k]
         fig.add_trace(
             go.Heatmap(
                 z=z,
-                text=text,
-                hovertemplate="%{text}<extra>" + html.escape(name) + "</extra>",
-                zmin=-0.5,
+                hovertemplate="%{z}<extra>" + html.escape(name) + "</extra>",
+                zmin=-1.5,
                 zmax=len(codes) - 0.5,
-                colorscale=_discrete_scale(colours),
-                showscale=col_i == len(names),
+                colorscale=_discrete_scale(["#ffffff", *colours]),
+                showscale=k_map == 0,
                 colorbar={
                     "tickvals": list(range(len(codes))),
-                    "ticktext": labels,
+                    "ticktext": [f"{k}: {lab}" for k, lab in enumerate(labels)],
                     "len": 0.9,
                 },
             ),
-            row=1,
+            row=row_i,
             col=col_i,
         )
         xs, ys = _boundaries(np.asarray(st["commune"])[rs, cs])
@@ -382,19 +399,23 @@ def _map_figure(states: Mapping[str, Mapping[str, np.ndarray]], what: str) -> An
                 hoverinfo="skip",
                 showlegend=False,
             ),
-            row=1,
+            row=row_i,
             col=col_i,
         )
-        axis = "" if col_i == 1 else str(col_i)
+        axis = "" if k_map == 0 else str(k_map + 1)
         fig.update_yaxes(
-            autorange="reversed", scaleanchor=f"x{axis}", visible=False, row=1, col=col_i
+            autorange="reversed",
+            scaleanchor=f"x{axis}",
+            visible=False,
+            row=row_i,
+            col=col_i,
         )
-        fig.update_xaxes(visible=False, constrain="domain", row=1, col=col_i)
+        fig.update_xaxes(visible=False, constrain="domain", row=row_i, col=col_i)
     first = np.asarray(states[names[0]][what])[crop[names[0]]]
     aspect = first.shape[0] / max(first.shape[1], 1)
     fig.update_layout(
         title=f"{heading}, final year (commune boundaries in grey)",
-        height=int(min(900, max(350, 1250 / len(names) * aspect + 110))),
+        height=int(min(1800, max(350, nrows * (1250 / ncols * aspect + 40) + 80))),
         margin={"t": 70, "b": 10, "l": 10, "r": 10},
         plot_bgcolor="white",
     )
