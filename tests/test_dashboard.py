@@ -307,7 +307,8 @@ def test_page_renders_in_solara(monkeypatch):
 
 
 def test_server_arguments():
-    args = build_parser().parse_args(["--port", "0", "--host", "0.0.0.0"])
-    assert (args.port, args.host) == (0, "0.0.0.0")
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--port", "70000"])
+    args = build_parser().parse_args(["--port", "0", "--host", "0.0.0.0", "--cell-size", "500"])
+    assert (args.port, args.host, args.cell_size, args.scale) == (0, "0.0.0.0", 500.0, None)
+    for bad in (["--port", "70000"], ["--scale", "0"], ["--cell-size", "big"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(bad)

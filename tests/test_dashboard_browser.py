@@ -2,9 +2,9 @@
 
 Starts ``python -m metrosim.dashboard`` on a free port (coarse runs: 1000 m cells, scale 50, so
 the test stays within a minute), loads the page, switches pane B's regime, steps three years,
-checks the years shown and the points of the charts, moves a lever and sees the reset notice,
-types a bad lever value and sees a message, switches to English, and saves screenshots under
-``test-artifacts/``. The server is always stopped.
+checks the years shown and the points of the charts, plays and pauses, moves a lever and sees
+the reset notice, types a bad lever value and sees a message, loads an ensemble folder, switches
+to English, and saves screenshots under ``test-artifacts/``. The server is always stopped.
 
 Chromium is the system browser (``apt-get install chromium``; ``./dev test`` installs it when
 missing); ``playwright install`` is never used (it downloads a browser build).
@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -41,11 +42,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+def _wait_for_port(port: int, proc: subprocess.Popen, log_tail, timeout: float = 60.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise RuntimeError(f"dashboard server exited with {proc.returncode}")
+            raise RuntimeError(f"dashboard server exited with {proc.returncode}: {log_tail()}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
@@ -62,7 +63,18 @@ def server(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     port = _free_port()
-    log = tmp_path_factory.mktemp("dashboard") / "server.log"
+    folder = tmp_path_factory.mktemp("dashboard")
+    log = folder / "server.log"
+    runs = folder / "compare"
+    runs.mkdir()
+    pd.DataFrame(
+        [
+            {"scenario": s, "seed": seed, "year": y, "urban_area_ha": 1000 + y + k * 10 + seed}
+            for k, s in enumerate(["fragmented", "coordinated"])
+            for seed in range(3)
+            for y in range(2017, 2022)
+        ]
+    ).to_parquet(runs / "runs.parquet")
     env = {
         **os.environ,
         "METROSIM_DASHBOARD_CELL_SIZE": "1000",
@@ -78,8 +90,13 @@ def server(tmp_path_factory):
         )
     started = time.monotonic()
     try:
-        _wait_for_port(port, proc)
-        yield {"url": f"http://127.0.0.1:{port}/", "log": log, "started": started}
+        _wait_for_port(port, proc, lambda: log.read_text(errors="replace")[-3000:])
+        yield {
+            "url": f"http://127.0.0.1:{port}/",
+            "log": log,
+            "runs": runs,
+            "started": started,
+        }
     finally:
         proc.terminate()
         try:
@@ -145,6 +162,22 @@ def test_dashboard_in_chromium(server):
             assert after >= before + 2 * 3  # at least three new years for each pane
             page.screenshot(path=str(ARTIFACTS / "dashboard-2-stepped.png"), full_page=True)
 
+            # Play runs years until Pause
+            year_a = _year(page, "A")
+            page.locator(".metrosim-play").click()
+            _wait_year(page, "A", year_a + 1)
+            page.locator(".metrosim-pause").click()
+            page.locator(".metrosim-play").wait_for()
+            # years already under way may still land (the page lags the server under load);
+            # then the year must stay put
+            paused_at, stable_since, end = _year(page, "A"), time.monotonic(), time.monotonic() + 30
+            while time.monotonic() - stable_since < 3.0:
+                assert time.monotonic() < end, "the year kept advancing after Pause"
+                time.sleep(0.5)
+                if (now := _year(page, "A")) != paused_at:
+                    paused_at, stable_since = now, time.monotonic()
+            assert paused_at <= year_a + 6
+
             # a lever: open pane B's levers and move the growth boundary
             page.locator(".metrosim-levers-B").click()
             lever = ".metrosim-pane-B .metrosim-lever-growth_boundary .v-select"
@@ -154,7 +187,7 @@ def test_dashboard_in_chromium(server):
             notice.wait_for()
             assert "reiniciado" in notice.inner_text()
             _wait_year(page, "B", 2017)
-            assert _year(page, "A") == 2020  # the other pane is untouched
+            assert _year(page, "A") == paused_at  # the other pane is untouched
 
             # a bad value typed into a free-text lever gets a message, the page keeps working
             text_lever = page.locator(".metrosim-pane-B .metrosim-lever-association_members")
@@ -167,12 +200,24 @@ def test_dashboard_in_chromium(server):
             page.locator(".metrosim-step").click()
             _wait_year(page, "B", 2018)
 
+            # ensemble: a missing folder is a message; a compare folder gives bands
+            ensemble = page.locator(".metrosim-ensemble")
+            ensemble.locator("input").fill(str(server["runs"].parent / "missing"))
+            ensemble.get_by_role("button").click()
+            ensemble.locator(".metrosim-ensemble-error").wait_for()
+            ensemble.locator("input").fill(str(server["runs"]))
+            ensemble.get_by_role("button").click()
+            ensemble.get_by_text("3 semillas").wait_for()
+            ensemble.locator(".main-svg").first.wait_for()
+            assert ensemble.locator(".metrosim-ensemble-error").count() == 0
+            page.screenshot(path=str(ARTIFACTS / "dashboard-4-ensemble.png"), full_page=True)
+
             # language
             page.locator(".metrosim-lang-en").click()
             page.get_by_text("Pane B", exact=True).wait_for()
             page.locator(".metrosim-year-B", has_text="Year").wait_for()
             assert page.get_by_text("Outcomes over the years").is_visible()
-            page.screenshot(path=str(ARTIFACTS / "dashboard-4-english.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-5-english.png"), full_page=True)
         finally:
             browser.close()
     assert not errors, f"errors in the page: {errors}"

@@ -352,18 +352,19 @@ def PaneView(pane, lang: str, figure, on_regime, on_lever, error: str | None):
 def EnsembleView(lang: str):
     """Load a ``metrosim compare`` folder and show each regime's mean with its 95% band."""
     folder, set_folder = solara.use_state("out/compare")
-    loaded, set_loaded = solara.use_state(None)
-    error, set_error = solara.use_state(None)
+    # one state for the outcome of the last load: ("ok", runs, bands) or ("error", message)
+    result, set_result = solara.use_state(None)
 
     def load():
         try:
             runs = charts.load_ensemble(folder)
             outcomes = [m for m in charts.HEADLINE if m in runs.columns]
-            set_loaded((runs, charts.ensemble_bands(runs, outcomes)))
-            set_error(None)
+            set_result(("ok", runs, charts.ensemble_bands(runs, outcomes)))
         except charts.EnsembleError as exc:
-            set_error(str(exc))
-            set_loaded(None)
+            set_result(("error", str(exc)))
+
+    error = result[1] if result is not None and result[0] == "error" else None
+    loaded = result[1:] if result is not None and result[0] == "ok" else None
 
     with solara.Card(t("ensemble", lang), classes=["metrosim-ensemble"]) as card:
         solara.Text(t("ensemble_help", lang))
@@ -371,7 +372,7 @@ def EnsembleView(lang: str):
             TextInput(t("ensemble_folder", lang), folder, set_folder, style="min-width: 24em")
             solara.Button(t("load", lang), on_click=load, color="primary", outlined=True)
         if error:
-            Message(error, "error", classes=["metrosim-ensemble-error"])
+            Message(error, "error", classes=["metrosim-ensemble-error"]).key("ensemble-error")
         if loaded is not None:
             runs, bands = loaded
             Message(
@@ -384,7 +385,7 @@ def EnsembleView(lang: str):
                     y1=int(runs["year"].max()),
                 ),
                 "info",
-            )
+            ).key("ensemble-info")
             Plot(charts.ensemble_figure(bands, lang=lang), filename="metrosim-ensemble")
     return card
 
@@ -413,6 +414,10 @@ def Page():
     lang = solara.use_reactive("es")
     version = solara.use_reactive(0)
     playing = solara.use_reactive(False)
+    # what the play loop obeys: set and cleared by the buttons themselves, so Pause stops the
+    # loop at its next year whatever the render state
+    running = solara.use_memo(threading.Event, [])
+    loop_id = solara.use_memo(lambda: [0], [])  # only the newest loop may step
     speed = solara.use_reactive(2.0)
     seed = solara.use_reactive(comparison.seed)
     layer = solara.use_reactive("land_use")
@@ -431,7 +436,8 @@ def Page():
         changed()
 
     def play_loop():
-        while playing.value:
+        me = loop_id[0]
+        while running.is_set() and loop_id[0] == me:
             t0 = time.perf_counter()
             comparison.step()
             changed()
@@ -441,8 +447,17 @@ def Page():
 
     solara.use_thread(play_loop, dependencies=[playing.value], intrusive_cancel=False)
 
-    def reset():
+    def play():
+        loop_id[0] += 1
+        running.set()
+        playing.value = True
+
+    def pause():
+        running.clear()
         playing.value = False
+
+    def reset():
+        pause()
         comparison.reset(seed.value)
         errors.value = {"A": None, "B": None}
         changed()
@@ -504,7 +519,7 @@ def Page():
                 solara.Button(
                     t("pause", L),
                     icon_name="mdi-pause",
-                    on_click=lambda: playing.set(False),
+                    on_click=pause,
                     color="primary",
                     classes=["metrosim-pause"],
                 )
@@ -512,7 +527,7 @@ def Page():
                 solara.Button(
                     t("play", L),
                     icon_name="mdi-play",
-                    on_click=lambda: playing.set(True),
+                    on_click=play,
                     color="primary",
                     classes=["metrosim-play"],
                 )

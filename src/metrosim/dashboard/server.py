@@ -17,8 +17,23 @@ __all__ = ["main", "serve", "APP"]
 APP = "metrosim.dashboard.app"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Run the dashboard's server in this process until it is interrupted."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    cell_size_m: float | None = None,
+    scale: int | None = None,
+) -> None:
+    """Run the dashboard's server in this process until it is interrupted.
+
+    ``cell_size_m`` and ``scale`` set the resolution of the dashboard's runs (defaults:
+    :data:`metrosim.dashboard.state.DEFAULT_CELL_SIZE_M` and ``DEFAULT_SCALE``); finer runs
+    look better and step more slowly.
+    """
+    if cell_size_m is not None:
+        os.environ["METROSIM_DASHBOARD_CELL_SIZE"] = repr(float(cell_size_m))
+    if scale is not None:
+        os.environ["METROSIM_DASHBOARD_SCALE"] = str(int(scale))
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     # a closed browser tab frees its two models after two minutes (Solara's default: a day)
     os.environ.setdefault("SOLARA_KERNEL_CULL_TIMEOUT", "120s")
@@ -60,6 +75,19 @@ def _port(text: str) -> int:
     return value
 
 
+def _positive(kind: type):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{value} must be positive")
+        return value
+
+    return parse
+
+
 def build_parser(prog: str = "python -m metrosim.dashboard") -> argparse.ArgumentParser:
     """Arguments of the dashboard command."""
     p = argparse.ArgumentParser(
@@ -68,6 +96,16 @@ def build_parser(prog: str = "python -m metrosim.dashboard") -> argparse.Argumen
     )
     p.add_argument("--port", type=_port, default=8765, help="port to listen on (default 8765)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--cell-size",
+        type=_positive(float),
+        help="cell size of the dashboard's runs in metres (default 1000; 500 is finer, slower)",
+    )
+    p.add_argument(
+        "--scale",
+        type=_positive(int),
+        help="real households per simulated one in the dashboard's runs (default 20)",
+    )
     return p
 
 
@@ -76,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     print(f"metrosim dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     try:
-        serve(args.host, args.port)
+        serve(args.host, args.port, cell_size_m=args.cell_size, scale=args.scale)
     except KeyboardInterrupt:
         return 0
     return 0
