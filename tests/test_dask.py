@@ -47,13 +47,18 @@ def free_port() -> int:
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """Interrupt a dask process (it stops its children), then kill its process group."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # a worker left behind by its nanny, if any
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +73,18 @@ def scheduler(tmp_path_factory):
     logs = []
     try:
         for name, args in (
-            ("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(port)]),
+            (
+                "scheduler",
+                [
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--dashboard-address",
+                    "127.0.0.1:0",  # its HTTP server on a free port, not 8787
+                ],
+            ),
             (
                 "worker",
                 [
@@ -94,6 +110,7 @@ def scheduler(tmp_path_factory):
                     stderr=subprocess.STDOUT,
                     env=env,
                     cwd=folder,
+                    start_new_session=True,  # its own process group, killed at the end
                 )
             )
         deadline = time.monotonic() + 60
