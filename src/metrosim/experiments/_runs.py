@@ -75,7 +75,7 @@ class Job:
     seed : int
         Seed of the model's generator (``MetroModel(rng=seed)``).
     years : int
-    keep_state : bool
+    keep_final_state : bool
         Also return small maps of the final state (see :func:`final_state`).
     """
 
@@ -83,7 +83,7 @@ class Job:
     scenario: Scenario
     seed: int
     years: int
-    keep_state: bool = False
+    keep_final_state: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def run_job(job: Job) -> Outcome:
         for _ in range(job.years):
             model.step()
         yearly, municipal = tables(model)
-        state = final_state(model) if job.keep_state else None
+        state = final_state(model) if job.keep_final_state else None
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the others go on
         return Outcome(
             key=job.key,

@@ -209,7 +209,7 @@ def compare(
         for r, seed in enumerate(seed_list):
             key = f"s{i:02d}-r{r:03d}"
             keep = out is not None and report and r == 0
-            jobs.append(Job(key=key, scenario=s, seed=seed, years=y, keep_state=keep))
+            jobs.append(Job(key=key, scenario=s, seed=seed, years=y, keep_final_state=keep))
             label[key] = (s, seed)
 
     store = None
