@@ -24,3 +24,26 @@ def test_validation_table_has_every_fact_with_a_verdict(tmp_path):
 def test_validation_needs_the_2019_budget_year():
     with pytest.raises(ValueError, match="years = 1; allowed: 2 or more"):
         validate(seeds=1, years=1, scenario=COARSE)
+
+
+def test_validate_command_writes_its_table(tmp_path, capsys):
+    from metrosim.cli import main
+
+    code = main(
+        [
+            "validate",
+            "--seeds",
+            "1",
+            "--years",
+            "2",
+            "--cell-size",
+            "1000",
+            "--scale",
+            "50",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "population by commune" in out and (tmp_path / "validation.csv").is_file()

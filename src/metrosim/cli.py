@@ -329,7 +329,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--year", type=int, help="year for --analyze (default: the last)")
     w.set_defaults(func=_cmd_sweep)
+
+    v = sub.add_parser("validate", help="check the fragmented baseline against Santiago's facts")
+    v.add_argument("--seeds", type=_positive_int, default=5, help="replicates (default 5)")
+    v.add_argument("--years", type=_positive_int, default=10, help="years from 2017 (default 10)")
+    v.add_argument("--scale", type=_positive_int, default=20, help="real households per agent")
+    v.add_argument("--cell-size", type=_positive_float, default=500.0, help="cell size in metres")
+    v.add_argument("--out", help="output folder (default out/validation)")
+    v.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="set a parameter (repeatable)"
+    )
+    v.set_defaults(func=_cmd_validate)
+
+    d = sub.add_parser("dashboard", help="start the live workshop dashboard in the browser")
+    d.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+    d.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    d.add_argument("--cell-size", type=_positive_float, help="cell size in metres (default 1000)")
+    d.add_argument("--scale", type=_positive_int, help="real households per agent (default 20)")
+    d.set_defaults(func=_cmd_dashboard)
     return p
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from metrosim.validation import validate
+
+    scenario = _resolve(args, "fragmented")
+    out = Path(args.out) if args.out else Path("out") / "validation"
+    print(
+        f"metrosim validate: {scenario.name}, {args.seeds} seeds x {args.years} years, "
+        f"scale {scenario.scale}, {scenario.cell_size_m:g} m cells",
+        file=sys.stderr,
+    )
+    table = validate(
+        seeds=args.seeds,
+        years=args.years,
+        scenario=scenario,
+        out=out,
+        progress=_Progress("seeds", sys.stderr.isatty()),
+    )
+    for _, r in table.iterrows():
+        spread = f"[{r['model_min']:.3g}, {r['model_max']:.3g}]"
+        print(f"{r['verdict']:>9}  {r['model_mean']:>10.4g} {spread:<22} {r['fact']}")
+        print(f"{'':>9}  observed: {r['observed']}; tolerance: {r['tolerance']}")
+    print(f"wrote {out}/ (validation.csv, validation.html)")
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from metrosim.dashboard.server import main as dashboard_main
+
+    argv = ["--port", str(args.port), "--host", args.host]
+    if args.cell_size is not None:
+        argv += ["--cell-size", str(args.cell_size)]
+    if args.scale is not None:
+        argv += ["--scale", str(args.scale)]
+    return dashboard_main(argv)
 
 
 def _add_where(p: argparse.ArgumentParser) -> None:
