@@ -8,6 +8,7 @@ licences. Each loader checks the columns and values it relies on and raises :cla
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -206,7 +207,7 @@ def _read_ascii(path: Path) -> AsciiGrid:
 
 
 def load_city(region: str = "santiago") -> CityData:
-    """Read and check a region's data files.
+    """Read and check a region's data files (cached per process and file contents).
 
     Parameters
     ----------
@@ -223,6 +224,15 @@ def load_city(region: str = "santiago") -> CityData:
         When a file is missing, a column is absent, or a value is malformed or inconsistent
         (e.g. a census zone in an unknown commune).
     """
+    d = data_dir(region)
+    paths = [d / v for v in _FILES.values()]
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.exists())
+    return _load_city(region, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_city(region: str, stamp: tuple) -> CityData:
+    """Load a region; ``stamp`` (names, mtimes, sizes) makes a changed file a cache miss."""
     d = data_dir(region)
     f = {k: d / v for k, v in _FILES.items()}
 
