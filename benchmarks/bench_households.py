@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python -m benchmarks.bench_households [--sizes 10000 100000 1000000 2000000]
-        [--peer-max 100000] [--years 3] [--seed 0]
+        [--peer-max 100000] [--years 3] [--seed 0] [--prototype]
 
 Both run on the same synthetic world (``benchmarks.common.make_world``), one after the other in
 this process, on one core (the relocation kernels are serial). Each runs one untimed year
@@ -13,7 +13,8 @@ where to (``households x years / seconds``); mover choices per second are printe
 "moves" column is the decision step alone (``move_households`` against the peer's
 ``RelocationModel.moves``: reference utilities plus ``agents.shuffle_do("step")``); the
 neighbourhood mix that both recompute at the start of a year is timed apart. The peer runs
-only up to ``--peer-max`` households.
+only up to ``--peer-max`` households. ``--prototype`` also times the vacancy-list prototype
+(``benchmarks/prototypes/fast_moves.py``, not used by the model) on the same worlds.
 
 Prints figures; never used as a timed test.
 """
@@ -25,10 +26,11 @@ import time
 
 from benchmarks.common import KernelRun, machine, make_world
 from benchmarks.peers.mesa_relocation import RelocationModel
+from benchmarks.prototypes.fast_moves import FastKernelRun
 
 
-def _kernel(world, years: int, seed: int) -> dict:
-    run = KernelRun(world, seed)
+def _kernel(world, years: int, seed: int, cls=KernelRun) -> dict:
+    run = cls(world, seed)
     run.year()  # untimed: numba cache load (or compilation)
     mix = moves = 0.0
     movers = 0
@@ -78,9 +80,14 @@ def main() -> None:
     p.add_argument("--peer-max", type=int, default=100_000)
     p.add_argument("--years", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--prototype", action="store_true", help="also time benchmarks/prototypes/fast_moves.py"
+    )
     a = p.parse_args()
     # compile / load the kernels on a small world so that no size pays for it
     KernelRun(make_world(2_000, seed=a.seed), a.seed).year()
+    if a.prototype:
+        FastKernelRun(make_world(2_000, seed=a.seed), a.seed).year()
     print(machine())
     print(
         f"{'':<8} {'households':>10} {'init s':>8} {'mix ms/yr':>10} {'moves ms/yr':>11} "
@@ -90,6 +97,8 @@ def main() -> None:
     for n in a.sizes:
         world = make_world(n, seed=a.seed)
         k = _row("kernel", n, a.years, _kernel(world, a.years, a.seed))
+        if a.prototype:
+            _row("proto", n, a.years, _kernel(world, a.years, a.seed, FastKernelRun))
         if n <= a.peer_max:
             r = _peer(world, a.years, a.seed)
             pr = _row("mesa", n, a.years, r)
