@@ -207,6 +207,20 @@ def test_timeseries_has_a_point_per_year_and_pane(stepped):
     assert "NaN" not in fig.to_json()
 
 
+def test_commune_figures_add_park_coverage_and_poorest_share(stepped):
+    m = stepped.panes["A"].model
+    figures = maps.commune_figures(m)
+    assert set(m.municipal) <= set(figures)
+    cov = figures["coverage_park"][np.asarray(m.city.in_core)]
+    assert np.all((cov >= 0) & (cov <= 1))
+    share = figures["share_q1"]
+    ok = np.isfinite(share)
+    assert np.allclose(share[ok], (m.municipal["pop_q1"] / m.municipal["population"])[ok])
+    # a commune's hover text carries the coverage
+    label = maps.commune_labels(m, "es")[m.city.name.index("Maipú")]
+    assert "plaza" in label and "%" in label
+
+
 def test_commune_bars_show_the_34_communes(stepped):
     m = stepped.panes["A"].model
     fig = charts.commune_bars(

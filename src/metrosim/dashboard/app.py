@@ -285,9 +285,10 @@ def build_figures(
         )
         in_core = np.asarray(city.in_core, dtype=bool)
         selected = in_core if commune_set == "core" else np.ones_like(in_core)
+        per_commune = {label: maps.commune_figures(p.model) for label, p in panes.items()}
         figs["bars"] = charts.commune_bars(
-            {label: (p.regime, p.model.municipal) for label, p in panes.items()},
-            figure if figure in a.municipal else "population",
+            {label: (p.regime, per_commune[label]) for label, p in panes.items()},
+            figure if figure in per_commune["A"] else "population",
             list(city.name),
             selected,
             lang=lang,
@@ -581,7 +582,8 @@ def Page():
                     with rv.ExpansionPanelText():
                         MetricList(L)
         with solara.Card(t("communes", L)):
-            municipal_keys = [k for k in MUNICIPAL if k in comparison.panes["A"].model.municipal]
+            known = {*comparison.panes["A"].model.municipal, "coverage_park", "share_q1"}
+            municipal_keys = [k for k in MUNICIPAL if k in known]
             with solara.Row():
                 LabelledSelect(
                     t("commune_figure", L),

@@ -220,6 +220,17 @@ MUNICIPAL: dict[str, dict[str, str]] = {
         "en": "Budget per person (CLP/year)",
     },
     "green_m2_per_person": {"es": "Áreas verdes (m² por habitante)", "en": "Green (m² per person)"},
+    "coverage_park": {
+        "es": "Hogares con plaza a ≤400 m (proporción)",
+        "en": "Households with a park within 400 m (share)",
+    },
+    "share_q1": {
+        "es": "Proporción del quintil más pobre",
+        "en": "Share of the poorest quintile",
+    },
+    "density_cap": {"es": "Densidad máxima permitida (viv./ha)", "en": "Density cap (dw./ha)"},
+    "fcm_received": {"es": "Recibido del FCM (CLP/año)", "en": "Received from the FCM (CLP/year)"},
+    "fcm_paid": {"es": "Aportado al FCM (CLP/año)", "en": "Paid into the FCM (CLP/year)"},
     "pop_q1": {"es": "Población del quintil más pobre", "en": "Population of the poorest quintile"},
     "pop_q5": {"es": "Población del quintil más rico", "en": "Population of the richest quintile"},
 }

@@ -25,6 +25,7 @@ __all__ = [
     "map_figure",
     "value_range",
     "json_safe",
+    "commune_figures",
 ]
 
 #: Map layers, in the order of the layer picker.
@@ -166,9 +167,33 @@ def _stepped(colours: tuple[str, ...]) -> list[list]:
     return scale
 
 
+def commune_figures(model) -> dict[str, np.ndarray]:
+    """Per-commune figures: ``model.municipal`` plus two the page derives from the grid.
+
+    ``coverage_park``: share of a commune's housed households with a park within
+    ``coverage_park_m`` (from ``model.distance_km["park"]``); ``share_q1``: share of its
+    population in the poorest quintile.
+    """
+    figures = dict(model.municipal)
+    n = len(model.city.name)
+    commune = model.grid.commune.ravel()
+    inside = commune >= 0
+    dist = getattr(model, "distance_km", None)
+    if isinstance(dist, dict) and "park" in dist:
+        occupied = model.land.occupancy.sum(axis=1).astype(float)
+        near = dist["park"] * 1000.0 <= model.params.coverage_park_m
+        hh = np.bincount(commune[inside], weights=occupied[inside], minlength=n)
+        covered = np.bincount(commune[inside], weights=(occupied * near)[inside], minlength=n)
+        figures["coverage_park"] = np.where(hh > 0, covered / np.maximum(hh, 1), np.nan)
+    if "pop_q1" in figures and "population" in figures:
+        pop = np.asarray(figures["population"], float)
+        figures["share_q1"] = np.where(pop > 0, figures["pop_q1"] / np.maximum(pop, 1), np.nan)
+    return figures
+
+
 def commune_labels(model, lang: str) -> list[str]:
-    """Hover text of each commune: its name and figures from ``model.municipal``."""
-    m = model.municipal
+    """Hover text of each commune: its name and figures (:func:`commune_figures`)."""
+    m = commune_figures(model)
     names = model.city.name
     labels = []
     for i, name in enumerate(names):
@@ -178,7 +203,12 @@ def commune_labels(model, lang: str) -> list[str]:
             ("mean_rent", "${:,.0f}", {"es": "arriendo medio", "en": "mean rent"}),
             ("budget_per_capita", "${:,.0f}", {"es": "presupuesto/hab.", "en": "budget/person"}),
             ("green_m2_per_person", "{:.1f} m²", {"es": "verde/hab.", "en": "green/person"}),
-            ("coverage", "{:.0%}", {"es": "cobertura", "en": "coverage"}),
+            (
+                "coverage_park",
+                "{:.0%}",
+                {"es": "hogares con plaza a ≤400 m", "en": "households with a park ≤400 m"},
+            ),
+            ("share_q1", "{:.0%}", {"es": "quintil más pobre", "en": "poorest quintile"}),
         )
         for key, fmt, label in rows:
             if key in m and np.isfinite(m[key][i]):
