@@ -145,3 +145,18 @@ def test_yearly_table_carries_the_outcome_metrics():
     y = m.yearly
     assert y["theil_h"] == pytest.approx(y["theil_h_between"] + y["theil_h_within"])
     assert 0 <= y["dissimilarity_q1_q5"] <= 1 and y["morans_i_income"] > 0
+
+
+def test_metro_extension_and_fiscal_decentralisation_act_through_the_model():
+    m = MetroModel(COARSE.replace(metro_interval=1), rng=2)
+    stations = sum(len(c) for c, _ in m.metro_lines.values())
+    m.step()
+    assert m.metro_extensions == 1
+    assert sum(len(c) for c, _ in m.metro_lines.values()) == stations + 1
+    lo = MetroModel(COARSE.replace(fiscal_decentralisation=0.5), rng=2)
+    hi = MetroModel(COARSE.replace(fiscal_decentralisation=2.0), rng=2)
+    lo.step()
+    hi.step()
+    assert hi.finance["revenue_gross"].sum() == pytest.approx(
+        4 * lo.finance["revenue_gross"].sum(), rel=1e-9
+    )

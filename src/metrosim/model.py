@@ -173,6 +173,8 @@ class MetroModel(mesa.Model):
         self.highway = np.zeros(self.grid.commune.size, dtype=bool)
         self._network_changed = False
         self.jobs = self.grid.jobs.ravel().astype(np.float64)
+        self.metro_lines = self._initial_metro()
+        self.metro_extensions = 0
         self.network = self._metro_network()
         self.coefs = ChoiceCoefficients(
             rent_share=s.beta_rent_share,
@@ -305,12 +307,12 @@ class MetroModel(mesa.Model):
             n_communes=n,
             scale=s.scale,
             household_size=s.household_size,
-            property_tax_rate=s.property_tax_rate,
+            property_tax_rate=s.property_tax_rate * s.fiscal_decentralisation,
             exemption_value=s.exemption_value,
-            tax_per_job=s.tax_per_job,
-            licence_per_job=s.licence_per_job,
+            tax_per_job=s.tax_per_job * s.fiscal_decentralisation,
+            licence_per_job=s.licence_per_job * s.fiscal_decentralisation,
             cars_per_household=self.cars_per_household,
-            permit_fee=s.permit_fee,
+            permit_fee=s.permit_fee * s.fiscal_decentralisation,
         )
         gross = b.property_tax + b.vehicle_permits + b.licences
         if s.fcm_enabled:
@@ -504,7 +506,7 @@ class MetroModel(mesa.Model):
         dw = np.bincount(
             c[inside], weights=land.capacity[inside] * float(s.scale), minlength=self.n_communes
         )
-        tax_dw = bases.property_tax - s.tax_per_job * np.bincount(
+        tax_dw = bases.property_tax - s.tax_per_job * s.fiscal_decentralisation * np.bincount(
             c[inside], weights=self.jobs[inside], minlength=self.n_communes
         )
         tax_per_dw = np.where(dw > 0, tax_dw / np.maximum(dw, 1.0), 0.0)
@@ -564,6 +566,9 @@ class MetroModel(mesa.Model):
                 units -= k
                 self.social_built += k
             self._house_poorest(np.flatnonzero(land.rent == max(rent, s.rent_floor)))
+        # transport: a metro extension every metro_interval years
+        if s.metro_interval > 0 and (self.year - START_YEAR) % s.metro_interval == 0:
+            self._extend_metro()
         # public works: a radial motorway every highway_interval years
         if s.highway_interval > 0 and (self.year - START_YEAR) % s.highway_interval == 0:
             lon, lat = -70.6506, -33.4378  # Plaza de Armas
@@ -679,11 +684,11 @@ class MetroModel(mesa.Model):
         self.flows = {"formed": n_new, "left": n_left}
 
     # --- surfaces --------------------------------------------------------------------------
-    def _metro_network(self) -> Network:
-        """Metro rides between every pair of stations of a line (see ``metro_links``)."""
+    def _initial_metro(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each line's station cells in order, with the cumulative km along the line."""
         g = self.grid
-        lines, cum = [], []
-        for seq in self.city.line_sequences.values():
+        lines = {}
+        for name, seq in self.city.line_sequences.items():
             seq = np.asarray(seq)
             hops = g.metro_km[
                 [
@@ -691,16 +696,76 @@ class MetroModel(mesa.Model):
                     for a, b in zip(seq[:-1], seq[1:], strict=True)
                 ]
             ]
-            lines.append(seq)
-            cum.append(np.concatenate([[0.0], np.cumsum(hops)]))
+            lines[name] = (g.station_cell[seq], np.concatenate([[0.0], np.cumsum(hops)]))
+        return lines
+
+    def _metro_network(self) -> Network:
+        """Metro rides between every pair of stations of a line (see ``metro_links``)."""
+        n = self.grid.commune.size
         src, dst, mins = metro_links(
-            g.station_cell,
-            lines,
-            cum,
+            np.arange(n),
+            [cells for cells, _ in self.metro_lines.values()],
+            [km for _, km in self.metro_lines.values()],
             speed_kmh=self.params.metro_speed_kmh,
             boarding_min=self.params.metro_boarding_min,
         )
-        return Network(g.commune.size, src, dst, mins)
+        return Network(n, src, dst, mins)
+
+    def _extend_metro(self) -> None:
+        """The transport ministry extends one line by one station (``metro_extension_km``).
+
+        Of the two ends of every line, it extends the one whose new terminal (the line's last
+        direction continued) would bring the most households within ``metro_access_km`` of a
+        station that are now farther; aligned ministries count only households inside the
+        metropolitan plan. The new station joins the network; travel times are recomputed.
+        """
+        s = self.params
+        g = self.grid
+        land = self.land
+        shape = g.shape
+        stations = np.zeros(g.commune.size, dtype=bool)
+        for cells, _ in self.metro_lines.values():
+            stations[cells[cells >= 0]] = True
+        far = distance_km(stations.reshape(shape), g.cell_size_m).ravel() > s.metro_access_km
+        hh = land.occupancy.sum(axis=1) * far
+        if s.ministries_aligned and self.plan_in_force:
+            hh = hh * (land.plan_max_dw_ha > 0)
+        r = max(1, int(round(s.metro_access_km * 1000 / g.cell_size_m)))
+        gain = box_sum(hh.reshape(shape), r).ravel()
+        nx = shape[1]
+        best = None
+        for name, (cells, _km) in self.metro_lines.items():
+            if cells.size < 2:
+                continue
+            for end, prev in ((cells[-1], cells[-2]), (cells[0], cells[1])):
+                (r1, c1), (r0, c0) = divmod(int(end), nx), divmod(int(prev), nx)
+                d = np.hypot(r1 - r0, c1 - c0)
+                if d == 0:
+                    continue
+                step = s.metro_extension_km * 1000 / g.cell_size_m
+                rn = int(round(r1 + (r1 - r0) / d * step))
+                cn = int(round(c1 + (c1 - c0) / d * step))
+                if not (0 <= rn < shape[0] and 0 <= cn < nx):
+                    continue
+                cell = rn * nx + cn
+                if self.commune_of_cell[cell] < 0:
+                    continue
+                if best is None or gain[cell] > best[0]:
+                    best = (gain[cell], name, int(end) == int(cells[-1]), cell)
+        if best is None or best[0] <= 0:
+            return
+        _, name, at_end, cell = best
+        cells, km = self.metro_lines[name]
+        if at_end:
+            cells = np.append(cells, cell)
+            km = np.append(km, km[-1] + s.metro_extension_km)
+        else:
+            cells = np.insert(cells, 0, cell)
+            km = np.insert(km + s.metro_extension_km, 0, 0.0)
+        self.metro_lines[name] = (cells, km)
+        self.metro_extensions += 1
+        self.network = self._metro_network()
+        self._network_changed = True
 
     def _surfaces(self) -> None:
         """Recompute what households and developers see of each cell.
@@ -984,6 +1049,7 @@ class MetroModel(mesa.Model):
                 "social_dwellings_built": self.social_built * s.scale,
                 "plan_in_force": float(self.plan_in_force),
                 "highways": len(self.highways_built),
+                "metro_extensions": self.metro_extensions,
             }
         )
         park_ha = (

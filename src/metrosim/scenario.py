@@ -895,6 +895,19 @@ class Scenario:
         source="lever; MINVU sites on cheap land unless coordinated (model brief)",
         doc="Where the housing ministry builds: least_cost land, or accessible land near jobs within the plan.",
     )
+    fiscal_decentralisation: float = _p(
+        1.0,
+        unit="-",
+        section="governance",
+        low=0.25,
+        high=4.0,
+        lever=True,
+        source="lever; 1 = today's municipal tax powers (rates set nationally, DL 3.063)",
+        doc=(
+            "Multiplier on the own-source revenue communes raise (property tax, permits, "
+            "licences): above 1, more fiscal autonomy; below 1, more central funding."
+        ),
+    )
     # --- ministries ---------------------------------------------------------------------------
     social_housing_units: float = _p(
         8000.0,
@@ -940,6 +953,37 @@ class Scenario:
         high=200.0,
         source="assumption: a radial motorway from the centre",
         doc="Length of a motorway project.",
+    )
+
+    metro_interval: int = _p(
+        3,
+        unit="year",
+        section="ministries",
+        low=0,
+        high=100,
+        source=(
+            "assumption: Metro de Santiago opened a line or an extension every 2-3 years "
+            "recently (L6 2017, L3 2019, L2/L3 extensions 2023)"
+        ),
+        doc="Years between the transport ministry's metro extensions (0 = none).",
+    )
+    metro_extension_km: float = _p(
+        2.0,
+        unit="km",
+        section="ministries",
+        low=0.5,
+        high=20.0,
+        source="assumption: about two station spacings per extension",
+        doc="Length of one metro extension (one new terminal station).",
+    )
+    metro_access_km: float = _p(
+        1.0,
+        unit="km",
+        section="ministries",
+        low=0.1,
+        high=10.0,
+        source="assumption: walking distance to a station",
+        doc="Households farther than this from a station count as unserved by the metro.",
     )
 
     # ---------------------------------------------------------------------------------------
