@@ -91,11 +91,13 @@ def move_households(
     dissatisfaction_rate: float,
     n_alternatives: int,
     rng: np.random.Generator,
+    check: bool = True,
 ) -> tuple[int, int, int]:
     """One year of moves; updates ``hh_cell`` and ``occupancy`` in place.
 
-    Calls the validating wrappers of :mod:`metrosim.choice` (kernels in
-    ``metrosim._kernels.choice``); bad input raises ``ValueError`` naming the argument.
+    Calls the wrappers of :mod:`metrosim.choice` (kernels in ``metrosim._kernels.choice``);
+    with ``check`` (default) bad input raises ``ValueError`` naming the argument; the model
+    passes ``check=False`` for its own arrays, whose invariants it keeps (and tests).
 
     Returns
     -------
@@ -117,7 +119,7 @@ def move_households(
         coef,
     )
     movers = choice.select_movers(
-        *args, float(base_rate), float(dissatisfaction_rate), int(n_alternatives), rng
+        *args, float(base_rate), float(dissatisfaction_rate), int(n_alternatives), rng, check=check
     )
-    moved, unhoused = choice.relocate(movers, *args, int(n_alternatives), rng)
+    moved, unhoused = choice.relocate(movers, *args, int(n_alternatives), rng, check=check)
     return int(movers.size), int(moved), int(unhoused)

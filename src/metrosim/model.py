@@ -884,6 +884,7 @@ class MetroModel(mesa.Model):
             dissatisfaction_rate=s.dissatisfaction_rate,
             n_alternatives=s.n_alternatives,
             rng=self.rng,
+            check=False,
         )
         self.flows["movers"] = movers
         self.flows["moved"] = moved
