@@ -3,8 +3,9 @@
 Starts ``python -m metrosim.dashboard`` on a free port (coarse runs: 1000 m cells, scale 50, so
 the test stays within a minute), loads the page, switches pane B's regime, steps three years,
 checks the years shown and the points of the charts, plays and pauses, moves a lever and sees
-the reset notice, types a bad lever value and sees a message, loads an ensemble folder, switches
-to English, and saves screenshots under ``test-artifacts/``. The server is always stopped.
+the reset notice, types a bad lever value and sees a message, loads an ensemble folder, exports
+a PNG and the HTML page, switches to English, and saves screenshots under ``test-artifacts/``.
+The server is always stopped.
 
 Chromium is the system browser (``apt-get install chromium``; ``./dev test`` installs it when
 missing); ``playwright install`` is never used (it downloads a browser build).
@@ -127,7 +128,7 @@ def test_dashboard_in_chromium(server):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            page = browser.new_page(viewport={"width": 1600, "height": 1100}, accept_downloads=True)
             page.set_default_timeout(TIMEOUT_MS)
             page.on("pageerror", lambda e: errors.append(str(e)))
             t0 = time.monotonic()
@@ -211,6 +212,18 @@ def test_dashboard_in_chromium(server):
             ensemble.locator(".main-svg").first.wait_for()
             assert ensemble.locator(".metrosim-ensemble-error").count() == 0
             page.screenshot(path=str(ARTIFACTS / "dashboard-4-ensemble.png"), full_page=True)
+
+            # export: a PNG of a map drawn in the browser, and the self-contained HTML page
+            page.locator(".metrosim-map-A .main-svg").first.hover()
+            with page.expect_download() as png:
+                page.locator('.metrosim-map-A .modebar-btn[data-title*="PNG"]').click()
+            assert Path(png.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            with page.expect_download() as html:
+                page.locator(".metrosim-download").click()
+            exported = Path(html.value.path()).read_text(encoding="utf-8")
+            assert html.value.suggested_filename == "metrosim-comparacion.html"
+            assert "Gran Santiago" in exported and "Plotly" in exported
+            assert "<script src=" not in exported  # opens without a network
 
             # language
             page.locator(".metrosim-lang-en").click()

@@ -29,7 +29,7 @@ from metrosim.dashboard.i18n import (
     t,
 )
 from metrosim.dashboard.state import Comparison, LeverControl, lever_controls, parse_lever_value
-from metrosim.dashboard.widget import Plot
+from metrosim.dashboard.widget import Download, Plot
 from metrosim.scenario import ScenarioError, preset_names
 
 __all__ = ["Page", "build_figures", "prepare", "new_comparison"]
@@ -601,7 +601,9 @@ def Page():
                 Plot(figs["bars"], filename="metrosim-communes")
         EnsembleView(L)
         with solara.Card(t("export", L)):
-            solara.FileDownload(
+            Download(
+                t("export_html", L),
+                "metrosim-comparacion.html" if L == "es" else "metrosim-comparison.html",
                 lambda: charts.html_report(
                     [
                         (t("pane", L, pane="A"), figs["map_A"]),
@@ -611,8 +613,5 @@ def Page():
                     ],
                     lang=L,
                 ),
-                filename="metrosim-comparacion.html" if L == "es" else "metrosim-comparison.html",
-                label=t("export_html", L),
-                mime_type="text/html",
             )
             solara.Text(t("export_png_help", L), style={"color": "#666", "font-size": "0.85em"})

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import solara
 import traitlets
 
-__all__ = ["PlotlyView", "Plot", "PLOTLY_JS_DIR", "PLOTLY_JS_URL"]
+__all__ = ["PlotlyView", "Plot", "DownloadButton", "Download", "PLOTLY_JS_DIR", "PLOTLY_JS_URL"]
 
 #: Folder holding ``plotly.min.js`` (shipped inside the plotly package).
 PLOTLY_JS_DIR = Path(plotly.__file__).parent / "package_data"
@@ -57,7 +57,13 @@ export default {
     const draw = () => {
       const fig = JSON.parse(model.get("figure") || "{}");
       const config = Object.assign(
-        { responsive: true, displaylogo: false },
+        {
+          responsive: true,
+          displaylogo: false,
+          showSendToCloud: false,
+          showEditInChartStudio: false,
+          modeBarButtonsToRemove: ["sendDataToCloud"],
+        },
         JSON.parse(model.get("config") || "{}")
       );
       Plotly.react(div, fig.data || [], fig.layout || {}, config);
@@ -87,3 +93,69 @@ def Plot(fig: go.Figure, filename: str = "metrosim"):
     )
     figure = solara.use_memo(fig.to_json, [fig])
     return PlotlyView.element(figure=figure, config=config)
+
+
+_DOWNLOAD_ESM = """
+export default {
+  render({ model, el }) {
+    const b = document.createElement("button");
+    b.className = "metrosim-download";
+    b.style.cssText = "padding:6px 16px;border:1px solid #6200ea;border-radius:4px;" +
+      "color:#6200ea;background:white;font:500 14px Roboto,sans-serif;cursor:pointer";
+    const label = () => { b.textContent = model.get("label"); };
+    label();
+    model.on("change:label", label);
+    b.onclick = () => { b.disabled = true; model.send({ event: "request" }); };
+    const onMsg = (msg) => {
+      if (!msg || msg.event !== "file") return;
+      b.disabled = false;
+      const url = URL.createObjectURL(new Blob([msg.content], { type: msg.mime }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = msg.filename;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    };
+    model.on("msg:custom", onMsg);
+    el.appendChild(b);
+    return () => model.off("msg:custom", onMsg);
+  },
+};
+"""
+
+
+class DownloadButton(anywidget.AnyWidget):
+    """A button that asks the server for a text file and saves it in the browser.
+
+    The content is made only when the button is pressed (a self-contained HTML page is
+    megabytes) and sent once as a message. ``solara.FileDownload`` is not used: its front end
+    is written for Vuetify 2 and shows no button under Vuetify 3.
+    """
+
+    _esm = _DOWNLOAD_ESM
+    label = traitlets.Unicode("").tag(sync=True)
+
+
+@solara.component
+def Download(label: str, filename: str, make, mime: str = "text/html"):
+    """A download button; ``make()`` returns the file's text when it is pressed."""
+    latest = solara.use_ref((make, filename, mime))
+    latest.current = (make, filename, mime)
+    el = DownloadButton.element(label=label)
+
+    def attach():
+        widget = solara.get_widget(el)
+
+        def on_msg(_widget, content, _buffers):
+            if isinstance(content, dict) and content.get("event") == "request":
+                make_now, name, kind = latest.current
+                message = {"event": "file", "filename": name, "mime": kind}
+                widget.send({**message, "content": make_now()})
+
+        widget.on_msg(on_msg)
+        return lambda: widget.on_msg(on_msg, remove=True)
+
+    solara.use_effect(attach, [])
+    return el
