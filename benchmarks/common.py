@@ -196,6 +196,7 @@ class KernelRun:
             dissatisfaction_rate=w.dissatisfaction_rate,
             n_alternatives=w.n_alt,
             rng=self.rng,
+            check=False,  # the model's path: its arrays keep the invariants by construction
         )
 
     def year(self) -> tuple[int, int, int]:
