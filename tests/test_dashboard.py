@@ -316,6 +316,25 @@ def test_page_renders_in_solara(monkeypatch):
         assert len(step) == 1
         step[0].click()
         assert len(rc.find(ipyvue.Html, children=["Año 2018"]).widgets) == 2
+        # open pane A's levers, move a slider and apply: pane A resets with a notice
+        panels = [p for p in rc.find(v.ExpansionPanels).widgets if p.class_ == "mt-2"]
+        panels[0].v_model = 0
+        numeric = [c for c in lever_controls() if c.kind == "float"]
+        if numeric:
+            control = numeric[0]
+            sliders = rc.find(v.Slider).widgets
+            assert len(sliders) == sum(c.kind in ("int", "float") for c in lever_controls())
+            kinds = [c for c in lever_controls() if c.kind in ("int", "float")]
+            slider = sliders[kinds.index(control)]
+            slider.v_model = control.low + 3.0000000001 * control.step
+            apply = [b for b in rc.find(v.Btn).widgets if "Aplicar" in str(b.children)]
+            apply[0].click()
+            notices = [a.text for a in rc.find(v.Alert).widgets]
+            assert any(control.name in n and "Panel A" in n for n in notices), notices
+            value = float(f"{control.low + 3 * control.step:.12g}")
+            assert any(f"= {value}." in n for n in notices), notices
+            assert rc.find(ipyvue.Html, children=["Año 2017"]).widgets  # pane A reset
+            assert rc.find(ipyvue.Html, children=["Año 2018"]).widgets  # pane B went on
     finally:
         rc.close()
 

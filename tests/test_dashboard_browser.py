@@ -201,6 +201,18 @@ def test_dashboard_in_chromium(server):
             page.locator(".metrosim-step").click()
             _wait_year(page, "B", 2018)
 
+            # a slider lever moved with the keyboard is applied with its button
+            page.locator(".metrosim-levers-A").click()
+            slider = page.locator(".metrosim-pane-A .metrosim-lever-citizen_participation")
+            if slider.count():
+                slider.locator(".v-slider-thumb").first.focus()
+                page.keyboard.press("ArrowRight")
+                slider.get_by_role("button").click()
+                page.locator(
+                    ".metrosim-pane-A .metrosim-notice", has_text="citizen_participation"
+                ).wait_for()
+                _wait_year(page, "A", 2017)
+
             # ensemble: a missing folder is a message; a compare folder gives bands
             ensemble = page.locator(".metrosim-ensemble")
             ensemble.locator("input").fill(str(server["runs"].parent / "missing"))

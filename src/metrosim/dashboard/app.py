@@ -122,7 +122,10 @@ def LeverSlider(control: LeverControl, value: float, lang: str, on_change: Calla
     solara.use_effect(lambda: set_shown(value), [value])
 
     def cast(x):
-        return int(round(x)) if control.kind == "int" else float(x)
+        if control.kind == "int":
+            return int(round(x))
+        snapped = control.low + round((float(x) - control.low) / control.step) * control.step
+        return float(f"{snapped:.12g}")  # 0.35, not 0.35000000000000003
 
     with solara.Row(style={"align-items": "center"}) as row:
         slider = rv.Slider(
@@ -179,8 +182,11 @@ def LeverText(control: LeverControl, value: Any, label: str, lang: str, on_chang
 
 
 @solara.component
-def LeverControls(pane, lang: str, on_lever: Callable[[str, Any], None]):
-    """Controls of every lever, generated from the scenario's parameter metadata."""
+def LeverControls(pane, lang: str, on_lever: Callable[[str, Any], None], revision: int = 0):
+    """Controls of every lever, generated from the scenario's parameter metadata.
+
+    ``revision`` changes whenever the pane's state does (see :func:`PaneView`).
+    """
     with solara.Column(gap="6px") as col:
         for control in lever_controls():
             value = pane.lever_value(control.name)
@@ -205,7 +211,7 @@ def LeverControls(pane, lang: str, on_lever: Callable[[str, Any], None]):
                     )
                 elif control.kind in ("int", "float"):
                     solara.Text(f"{label}: {value:g}", style={"font-size": "0.9em"})
-                    LeverSlider(control, value, "", lambda v, n=control.name: on_lever(n, v)).key(
+                    LeverSlider(control, value, lang, lambda v, n=control.name: on_lever(n, v)).key(
                         f"{pane.label}-{control.name}-{pane.regime}"
                     )
                 else:
@@ -305,8 +311,13 @@ def _timed_figures(comparison: Comparison, **kwargs: Any) -> dict[str, Any]:
 
 # --- panes -----------------------------------------------------------------------------------
 @solara.component
-def PaneView(pane, lang: str, figure, on_regime, on_lever, error: str | None):
-    """One pane: year, regime picker, levers, notice, map."""
+def PaneView(pane, lang: str, figure, on_regime, on_lever, error: str | None, revision: int = 0):
+    """One pane: year, regime picker, levers, notice, map.
+
+    ``pane`` is a mutable object (the same one every render) and an unchanged map compares
+    equal (plotly figures compare by value), so ``revision`` tells the component that the
+    state changed: without it a lever reset of a pane still in 2017 showed no notice.
+    """
     open_panel, set_open_panel = solara.use_state(None)
     with solara.Card(classes=[f"metrosim-pane-{pane.label}"], margin=0) as card:
         with solara.Row(style={"align-items": "center", "justify-content": "space-between"}):
@@ -343,7 +354,7 @@ def PaneView(pane, lang: str, figure, on_regime, on_lever, error: str | None):
                 with rv.ExpansionPanelText():
                     if open_panel is not None and open_panel != []:
                         # built only when opened: dozens of widgets slow the first page
-                        LeverControls(pane, lang, on_lever)
+                        LeverControls(pane, lang, on_lever, revision)
         with solara.Div(classes=[f"metrosim-map-{pane.label}"]):
             Plot(figure, filename=f"metrosim-{pane.label}")
     return card
@@ -572,6 +583,7 @@ def Page():
                     on_regime(label),
                     on_lever(label),
                     errors.value[label],
+                    version.value,
                 ).key(f"pane-{label}")
         with solara.Card(t("charts", L)):
             with solara.Div(classes=["metrosim-timeseries"]):
