@@ -339,6 +339,14 @@ def test_page_renders_in_solara(monkeypatch):
         rc.close()
 
 
+def test_server_refuses_a_bad_resolution_in_one_line(capsys):
+    from metrosim.dashboard.server import main
+
+    assert main(["--scale", "5000"]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and "scale" in err and "Traceback" not in err
+
+
 def test_server_arguments():
     args = build_parser().parse_args(["--port", "0", "--host", "0.0.0.0", "--cell-size", "500"])
     assert (args.port, args.host, args.cell_size, args.scale) == (0, "0.0.0.0", 500.0, None)

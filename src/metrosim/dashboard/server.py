@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from metrosim.scenario import ScenarioError
+
 __all__ = ["main", "serve", "APP"]
 
 #: The Solara app (module with a ``Page`` component).
@@ -30,6 +32,14 @@ def serve(
     :data:`metrosim.dashboard.state.DEFAULT_CELL_SIZE_M` and ``DEFAULT_SCALE``); finer runs
     look better and step more slowly.
     """
+    from metrosim.scenario import Scenario
+
+    checked = {}
+    if cell_size_m is not None:
+        checked["cell_size_m"] = float(cell_size_m)
+    if scale is not None:
+        checked["scale"] = scale
+    Scenario().replace(_origin="dashboard", **checked)  # ScenarioError for a bad value, now
     if cell_size_m is not None:
         os.environ["METROSIM_DASHBOARD_CELL_SIZE"] = repr(float(cell_size_m))
     if scale is not None:
@@ -115,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"metrosim dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     try:
         serve(args.host, args.port, cell_size_m=args.cell_size, scale=args.scale)
+    except ScenarioError as exc:
+        print(f"metrosim dashboard: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
     return 0
