@@ -160,3 +160,16 @@ def test_metro_extension_and_fiscal_decentralisation_act_through_the_model():
     assert hi.finance["revenue_gross"].sum() == pytest.approx(
         4 * lo.finance["revenue_gross"].sum(), rel=1e-9
     )
+
+
+def test_plan_density_floor_binds_municipal_caps_inside_the_boundary_only():
+    s = Scenario.load("metropolitan_authority").replace(
+        cell_size_m=1000.0, scale=50, plan_density_floor_dw_ha=120.0, homevoter_weight=20.0
+    )
+    m = MetroModel(s, rng=4)
+    m.step()
+    land = m.land
+    inside = land.developable & (land.plan_max_dw_ha > 0) & (m.commune_of_cell >= 0)
+    outside = land.developable & (land.plan_max_dw_ha == 0)
+    assert (land.zoned_max_dw_ha[inside] >= 120.0).all()
+    assert (land.effective_cap()[outside] == 0).all()

@@ -525,6 +525,13 @@ class MetroModel(mesa.Model):
         )
         zoned = land.developable & inside
         land.zoned_max_dw_ha[zoned] = self.density_cap[c[zoned]].astype(np.float32)
+        if self.plan_in_force and s.plan_density_floor_dw_ha > 0:
+            # the metropolitan plan obliges communes to permit at least this density inside
+            # the boundary (a plan cascade: municipal plans must conform to the regional one)
+            floor = zoned & (land.plan_max_dw_ha > 0)
+            land.zoned_max_dw_ha[floor] = np.maximum(
+                land.zoned_max_dw_ha[floor], np.float32(s.plan_density_floor_dw_ha)
+            )
 
     def _ministries(self) -> None:
         """Social housing (housing ministry) and motorways (public works)."""

@@ -895,6 +895,22 @@ class Scenario:
         source="lever; MINVU sites on cheap land unless coordinated (model brief)",
         doc="Where the housing ministry builds: least_cost land, or accessible land near jobs within the plan.",
     )
+    plan_density_floor_dw_ha: float = _p(
+        0.0,
+        unit="dwellings/ha",
+        section="governance",
+        low=0.0,
+        high=2000.0,
+        lever=True,
+        source=(
+            "lever; a plan cascade in which municipal plans must conform to the metropolitan "
+            "one (Copenhagen's Finger Plan sets density requirements near stations)"
+        ),
+        doc=(
+            "With a metropolitan plan in force, the least density every commune must permit "
+            "inside the growth boundary (0 = the plan sets no floor)."
+        ),
+    )
     fiscal_decentralisation: float = _p(
         1.0,
         unit="-",
