@@ -63,6 +63,27 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     return base
 
 
+def spread_evenly(total: int, n: int) -> np.ndarray:
+    """Split ``total`` units over ``n`` places in order, as evenly as possible and spread out.
+
+    Each place gets ``total // n``; the remaining units go to places at a regular stride
+    (``floor((k + 0.5) * n / r)``), not to the first ones, so that a run of places in
+    row-major order (a commune's cells) is not filled from its top rows down.
+
+    Examples
+    --------
+    >>> spread_evenly(3, 9).tolist()
+    [0, 1, 0, 0, 1, 0, 0, 1, 0]
+    """
+    if total < 0 or n < 1:
+        raise ValueError(f"spread_evenly: total = {total} (>= 0), n = {n} (>= 1)")
+    out = np.full(n, total // n, dtype=np.int64)
+    r = total - int(out.sum())
+    if r:
+        out[np.floor((np.arange(r) + 0.5) * n / r).astype(np.int64)] += 1
+    return out
+
+
 def quintile_shares(poverty: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Share of each commune's households in each regional income quintile.
 
@@ -180,12 +201,12 @@ def initial_population(
        remainder between its census zones (by zone population) and its population outside the
        zones (commune population minus zone populations).
     2. A zone's households go to its cells (cells whose centre lies in the zone, except park
-       cells) in equal parts by largest remainder; a zone with no such cell (too small to hold
-       a cell centre, or all its cells are parks) puts them in the commune's non-park cell
-       nearest its centroid.
+       cells) in equal parts, the remainder spread at a regular stride (:func:`spread_evenly`);
+       a zone with no such cell (too small to hold a cell centre, or all its cells are parks)
+       puts them in the commune's non-park cell nearest its centroid.
     3. Households outside the zones live on the commune's developable non-urban cells, spread
-       evenly (rural dwellings on farmland); if it has none, on any of its non-urban cells,
-       and failing that on any of its non-park cells.
+       evenly at a regular stride (rural dwellings on farmland); if it has none, on any of its
+       non-urban cells, and failing that on any of its non-park cells.
     4. Dwellings: ``round(H_c / (1 - vacancy))`` per commune, the vacant ones spread over the
        commune's cells in proportion to their households (largest remainder).
     """
@@ -223,7 +244,7 @@ def initial_population(
             cells = cells[commune[cells] == c]
             if cells.size == 0:
                 cells = _nearest(int(grid.zone_cell[z]), home[c], nx)
-            households[cells] += largest_remainder(int(h), np.ones(cells.size))
+            households[cells] += spread_evenly(int(h), cells.size)
         h_rural = int(split[-1])
         if h_rural:
             mine = (commune == c) & (zone < 0) & ~park
@@ -232,7 +253,7 @@ def initial_population(
                 cells = np.flatnonzero(mine)
             if cells.size == 0:
                 cells = home[c]
-            households[cells] += largest_remainder(h_rural, np.ones(cells.size))
+            households[cells] += spread_evenly(h_rural, cells.size)
 
     dwellings = households.copy()
     for c in range(n_communes):
