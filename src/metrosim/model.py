@@ -363,8 +363,10 @@ class MetroModel(mesa.Model):
             "population_fiscal": b.population,
         }
         self.savings += s.investment_share * np.maximum(budget, 0.0)
-        self._municipal_investment()
-        self.metro_fund_spent = self._metropolitan_investment()
+        # one coverage field for both: distances only change in the surfaces phase
+        fields = self._coverage_fields()
+        self._municipal_investment(fields)
+        self.metro_fund_spent = self._metropolitan_investment(dict(fields))
         self._zoning(b)
         self._ministries()
 
@@ -403,7 +405,7 @@ class MetroModel(mesa.Model):
             "park": s.park_cost_ha * s.park_unit_ha,
         }[kind]
 
-    def _municipal_investment(self) -> None:
+    def _municipal_investment(self, fields: dict) -> None:
         """Each commune builds, within its savings, the facility that covers most per peso.
 
         Candidate site per facility type: the commune's cell with the highest
@@ -412,7 +414,6 @@ class MetroModel(mesa.Model):
         affordable project is built, up to three a year.
         """
         s = self.params
-        fields = self._coverage_fields()
         years_left = s.election_cycle - ((self.year - START_YEAR - 1) % s.election_cycle)
         build_years = {"school": 3.0, "clinic": 3.0, "park": 1.0}
         sites, values = {}, {}
@@ -440,7 +441,7 @@ class MetroModel(mesa.Model):
                 built[kind][c] += 1
         self.facilities_built = built
 
-    def _metropolitan_investment(self) -> float:
+    def _metropolitan_investment(self, fields: dict) -> float:
         """The metropolitan fund builds where coverage is worst, region-wide.
 
         Projects are ranked by uncovered households reached per peso. With negotiated
@@ -454,7 +455,6 @@ class MetroModel(mesa.Model):
         self.projects_rejected = 0
         if self.metro_fund <= 0:
             return 0.0
-        fields = self._coverage_fields()
         coverage = self._commune_coverage(per_type=True)
         spent = 0.0
         for _ in range(50):
