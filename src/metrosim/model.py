@@ -510,8 +510,7 @@ class MetroModel(mesa.Model):
             c[inside], weights=self.jobs[inside], minlength=self.n_communes
         )
         tax_per_dw = np.where(dw > 0, tax_dw / np.maximum(dw, 1.0), 0.0)
-        occ = np.zeros((self.n_communes, N_GROUPS))
-        np.add.at(occ, c[inside], land.occupancy[inside])
+        occ = _sum_by(c[inside], land.occupancy[inside], self.n_communes)
         rich = occ[:, 3:].sum(axis=1) / np.maximum(occ.sum(axis=1), 1.0)
         self.density_cap = zoning_update(
             self.density_cap,
@@ -993,8 +992,10 @@ class MetroModel(mesa.Model):
         cell_ha = self.grid.cell_area_ha
         n_communes = len(self.city.cut)
         housed = hh.cell >= 0
-        by_commune_group = np.zeros((n_communes, N_GROUPS), dtype=np.int64)
-        np.add.at(by_commune_group, (self.commune_of_cell[hh.cell[housed]], hh.group[housed]), 1)
+        by_commune_group = np.bincount(
+            self.commune_of_cell[hh.cell[housed]].astype(np.int64) * N_GROUPS + hh.group[housed],
+            minlength=n_communes * N_GROUPS,
+        ).reshape(n_communes, N_GROUPS)
         hh_commune = by_commune_group.sum(axis=1)
         urban_commune = np.bincount(self.commune_of_cell[urban], minlength=n_communes).astype(float)
         persons_cell = land.occupancy.sum(axis=1) * persons
@@ -1125,3 +1126,10 @@ def _gini(x: np.ndarray, w: np.ndarray) -> float:
     cw = np.cumsum(w) / w.sum()
     cx = np.cumsum(x * w) / (x * w).sum()
     return float(1.0 - np.sum((cx[1:] + cx[:-1]) * np.diff(cw)) - cx[0] * cw[0])
+
+
+def _sum_by(labels: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Column sums of ``values`` (rows, k) grouped by ``labels`` into ``n`` rows (float)."""
+    return np.column_stack(
+        [np.bincount(labels, weights=values[:, j], minlength=n) for j in range(values.shape[1])]
+    )
