@@ -5,7 +5,8 @@ model, :func:`run` runs one scenario and returns its tables; :func:`compare` and
 (from :mod:`metrosim.experiments`) run many over seeds. Metrics are in :mod:`metrosim.metrics`.
 """
 
-from metrosim.experiments import compare, sweep
+from typing import Any
+
 from metrosim.model import MetroModel
 from metrosim.runner import RunResult, run
 from metrosim.scenario import Scenario, ScenarioError
@@ -22,3 +23,12 @@ __all__ = [
     "sweep",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # compare and sweep import Dask and SALib (about a second): only when asked for
+    if name in ("compare", "sweep"):
+        from metrosim import experiments
+
+        return getattr(experiments, name)
+    raise AttributeError(f"module 'metrosim' has no attribute {name!r}")
