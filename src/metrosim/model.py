@@ -562,16 +562,18 @@ class MetroModel(mesa.Model):
                 cand = inside & (land.land_use == LandUse.AGRICULTURAL) & near_city
             order = social_housing_sites(cand, land.rent, self.commute, s.social_housing_siting)
             rent = min(s.max_rent_share * 0.5 * float(self.incomes[0]), float(land.rent.max()))
+            built = []
             for cell in order:
                 if units <= 0:
                     break
+                built.append(cell)
                 k = min(per_cell, units)
                 land.capacity[cell] += k
                 land.land_use[cell] = density_class(land.capacity[cell] * s.scale / g.cell_area_ha)
                 land.rent[cell] = max(rent, s.rent_floor)
                 units -= k
                 self.social_built += k
-            self._house_poorest(np.flatnonzero(land.rent == max(rent, s.rent_floor)))
+            self._house_poorest(np.array(built, dtype=np.int64))
         # transport: a metro extension every metro_interval years
         if s.metro_interval > 0 and (self.year - START_YEAR) % s.metro_interval == 0:
             self._extend_metro()
