@@ -36,9 +36,8 @@ import numbers
 
 import numba
 import numpy as np
-from scipy import ndimage
 
-from metrosim._kernels.spatial import window_sum_cols, window_sum_rows
+from metrosim._kernels.spatial import distance_transform, window_sum_cols, window_sum_rows
 from metrosim._kernels.surfaces import gravity_logsum, shortest_times
 
 __all__ = ["travel_time", "job_accessibility", "distance_to_nearest", "neighbourhood_sum"]
@@ -460,7 +459,7 @@ def job_accessibility(
 def distance_to_nearest(mask: np.ndarray, cell_size_m: float) -> np.ndarray:
     """Euclidean metres from each cell centre to the centre of the nearest True cell.
 
-    Exact Euclidean distance transform (:func:`scipy.ndimage.distance_transform_edt`).
+    Exact Euclidean distance transform (Felzenszwalb & Huttenlocher 2012, below).
 
     Parameters
     ----------
@@ -480,9 +479,11 @@ def distance_to_nearest(mask: np.ndarray, cell_size_m: float) -> np.ndarray:
 
     References
     ----------
-    Maurer, C. R., Qi, R., & Raghavan, V. (2003). A linear time algorithm for computing exact
-    Euclidean distance transforms of binary images in arbitrary dimensions. *IEEE Transactions
-    on Pattern Analysis and Machine Intelligence* 25(2), 265-270.
+    Felzenszwalb, P. F. & Huttenlocher, D. P. (2012). Distance transforms of sampled
+    functions. *Theory of Computing* 8, 415-428. doi:10.4086/toc.2012.v008a019 (the exact
+    two-pass transform used here, a numba kernel with rows in parallel; it agrees with
+    ``scipy.ndimage.distance_transform_edt`` to the last bit except where two nearest cells
+    tie at different offsets).
 
     Examples
     --------
@@ -494,7 +495,7 @@ def distance_to_nearest(mask: np.ndarray, cell_size_m: float) -> np.ndarray:
     cell = _real_scalar(func, "cell_size_m", cell_size_m, positive=True)
     if not m.any():
         return np.full(m.shape, np.inf)
-    return ndimage.distance_transform_edt(~m, sampling=cell).astype(np.float64, copy=False)
+    return distance_transform(np.ascontiguousarray(m), float(cell))
 
 
 def neighbourhood_sum(values: np.ndarray, radius_cells: int) -> np.ndarray:
