@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy import signal
 
 from metrosim._kernels.spatial import separable_environment
 from metrosim.metrics import _validate as v
@@ -252,6 +251,8 @@ def spatial_theil_h(
         return _gaussian_spatial_h(ys, xs, c[occ], c.shape[:2], b, t[occ], T, E)
     else:
         w = _kernel(kernel, b)
+        from scipy import signal  # imported here: it adds seconds to ``import metrosim``
+
         env = signal.fftconvolve(c, w[:, :, None], mode="same", axes=(0, 1))
         # FFT round-off leaves values of about 1e-16 * max where the exact result is 0
         env[env < 1e-12 * float(c.max()) * float(w.sum())] = 0.0
