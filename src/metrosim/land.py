@@ -40,6 +40,17 @@ LOW_MAX = 20.0
 MEDIUM_MAX = 60.0
 
 
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=1)`` of a 2-D array with few columns, added column by column.
+
+    Same dtype as ``a``; numpy's reduction over a short trailing axis is several times slower.
+    """
+    out = a[:, 0].copy()
+    for g in range(1, a.shape[1]):
+        out += a[:, g]
+    return out
+
+
 def density_class(dwellings_per_ha: np.ndarray) -> np.ndarray:
     """Residential land-use class of each density (dwellings per ha)."""
     d = np.asarray(dwellings_per_ha)
@@ -97,11 +108,7 @@ class LandState:
         Column by column rather than ``occupancy.sum(axis=1)``: a reduction over a short
         trailing axis is several times slower in numpy, and this runs many times a year.
         """
-        occ = self.occupancy
-        out = occ[:, 0].copy()
-        for g in range(1, occ.shape[1]):
-            out += occ[:, g]
-        return out
+        return row_sums(self.occupancy)
 
     def effective_cap(self) -> np.ndarray:
         """The density cap in force: the municipal one, capped by the metropolitan plan."""

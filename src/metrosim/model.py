@@ -47,7 +47,7 @@ from metrosim.governments.municipal import (
 )
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
-from metrosim.land import LandState, LandUse, density_class, initial_land
+from metrosim.land import LandState, LandUse, density_class, initial_land, row_sums
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.metrics.spatial import _gaussian_spatial_h
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
@@ -820,7 +820,7 @@ class MetroModel(mesa.Model):
         self.service_km = np.minimum(sum(self.distance_km.values()) / 3.0, 100.0)
         r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
         occ = box_sum(land.occupancy.reshape(shape + (-1,)), r).reshape(land.occupancy.shape)
-        tot = occ.sum(axis=1)
+        tot = row_sums(occ)
         self.mix = np.where(tot[:, None] > 0, occ / np.maximum(tot, 1)[:, None], 0.0)
         persons = tot * s.household_size * s.scale
         green_nb = box_sum(self.park_m2.reshape(shape), r).ravel()
