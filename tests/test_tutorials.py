@@ -91,8 +91,22 @@ def run_page(page: Path, workdir: Path, *, show: bool = False) -> None:
                     check(text, last_output, where)
                 last_output = None
     finally:
+        _close_clusters(namespace)
         os.chdir(old)
         sys.modules.pop(module.__name__, None)
+
+
+def _close_clusters(namespace: dict) -> None:
+    """Close Dask clients and clusters a page left open (a page that failed half-way)."""
+    if "distributed" not in sys.modules:
+        return
+    from distributed import Client, LocalCluster
+
+    for kind in (Client, LocalCluster):
+        for value in list(namespace.values()):
+            status = getattr(value, "status", None)
+            if isinstance(value, kind) and getattr(status, "value", status) != "closed":
+                value.close()
 
 
 def _exact(want: str, got: str, where: str) -> None:
