@@ -151,3 +151,39 @@ if __name__ == "__main__":  # print the real outputs of a page, to refresh it
     sys.path.insert(0, str(ROOT / "src"))
     with tempfile.TemporaryDirectory() as d:
         run_page(TUTORIALS / sys.argv[1], Path(d), show=True)
+
+
+def test_add_a_lever_package_edit_matches_the_tutorial():
+    """Section 4's `_p(...)` field (the edit to scenario.py) gives the tutorial's ParamSpec."""
+    import dataclasses
+
+    from metrosim import scenario as scenario_module
+
+    page = TUTORIALS / "add-a-lever.md"
+    first = next(text for lang, text in blocks(page) if lang == "python")
+    module = types.ModuleType("metrosim_tutorial_lever")
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(first, "add-a-lever.md, block 1", "exec"), module.__dict__)  # noqa: S102
+    finally:
+        sys.modules.pop(module.__name__, None)
+    cls = module.__dict__["GreenbeltScenario"]
+    field = {f.name: f for f in dataclasses.fields(cls)}["greenbelt_km"]
+    # the indented block of section 4 (inside a list item) is the edit to scenario.py
+    m = re.search(r"^ {4}```python\n(.*?)^ {4}```", page.read_text(encoding="utf-8"), re.M | re.S)
+    assert m, "no indented python block (the scenario.py edit) in add-a-lever.md"
+    snippet = "\n".join(line[4:] for line in m.group(1).splitlines())
+    namespace = {"_p": _p_stub}
+    exec(compile(snippet, "add-a-lever.md, section 4", "exec"), namespace)  # noqa: S102
+    default, spec = namespace["greenbelt_km"]
+    assert default == field.default
+    assert spec == field.metadata["spec"]
+    # and `_p` is the helper scenario.py really uses for its fields
+    real = scenario_module._p(0.0, **dataclasses.asdict(spec))
+    assert real.metadata["spec"] == spec
+
+
+def _p_stub(default, **spec):
+    from metrosim.scenario import ParamSpec
+
+    return default, ParamSpec(**spec)
