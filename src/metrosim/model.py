@@ -3,10 +3,12 @@
 One step is one year. The order of a year (documented in ``docs/odd.md``, Process overview):
 
 1. demography: households form and leave;
-2. development: developers convert and densify land;
-3. household moves, then rents respond to vacancy;
-4. surfaces: travel times to jobs, distances to services, neighbourhood mix and green space;
-5. data collection.
+2. governments' budget year: revenue, transfers, investment, zoning, ministries' projects;
+3. development: developers convert and densify land;
+4. household moves, then rents respond to vacancy;
+5. surfaces: travel times to jobs, distances to services, neighbourhood mix and green space;
+6. elections, every ``election_cycle`` years;
+7. data collection.
 
 Households live in a vectorised store (:class:`metrosim.population.Households`), not as Python
 objects; communes, the regional government and ministries are Mesa agents.
