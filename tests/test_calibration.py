@@ -234,8 +234,8 @@ def test_calibrate_command_writes_everything_and_resumes(tmp_path, capsys):
 
     # resume: a second call runs nothing (every run file is kept, untouched)
     runs = sorted((out / "samples" / "runs").glob("*.parquet"))
-    runs += sorted((out / "before" / "runs").glob("*.parquet"))
-    runs += sorted((out / "after" / "runs").glob("*.parquet"))
+    runs += sorted((out / "checks").glob("before-*/runs/*.parquet"))
+    runs += sorted((out / "checks").glob("after-*/runs/*.parquet"))
     assert len(runs) == 6 + 2 + 2
     stamps = {p: os.stat(p).st_mtime_ns for p in runs}
     capsys.readouterr()
@@ -251,6 +251,11 @@ def test_calibrate_command_writes_everything_and_resumes(tmp_path, capsys):
     assert "5/6 already done" in capsys.readouterr().err
     assert victim.is_file()
     pd.testing.assert_frame_equal(pd.read_parquet(out / "samples.parquet"), samples)
+
+    # another --accept reuses every sample run (only the check of the new medians may run)
+    assert main(["calibrate", *ARGS[:7], "0.67", *ARGS[8:], "--out", str(out)]) == 0
+    assert "samples: all 6 already done" in capsys.readouterr().err
+    assert len(pd.read_parquet(out / "posterior.parquet")) == math.ceil(0.67 * 6) == 5
 
     # other settings in the same folder are refused, naming the fix
     assert main(["calibrate", *ARGS[:-1], "cost_per_density", "--out", str(out)]) == 2

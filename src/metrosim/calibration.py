@@ -527,8 +527,9 @@ def calibrate(
     base_seed : int
         Seeds the Latin hypercube, the sample runs and the check runs.
     out : path, optional
-        Folder for ``samples/`` (a sweep folder, resumable), ``before/`` and ``after/``
-        (per-run files, resumable), ``posterior.parquet``, ``samples.parquet``,
+        Folder for ``samples/`` (a sweep folder, resumable), ``checks/before-<hash>/`` and
+        ``checks/after-<hash>/`` (the validation runs, resumable; the hash names the scenario
+        checked), ``posterior.parquet``, ``samples.parquet``,
         ``posterior_summary.csv``, ``calibrated.toml``, ``validation_before.csv``,
         ``validation_after.csv`` and ``calibration.md``.
     executor, client, workers
@@ -717,6 +718,7 @@ def _check_runs(
         Outcome,
         RunStore,
         Tracker,
+        design_hash,
         execute,
     )
     from metrosim.validation import measure_run
@@ -725,16 +727,16 @@ def _check_runs(
     stores: dict[str, RunStore] = {}
     for label, sc in scenarios.items():
         if folder is not None:
-            store = RunStore(
-                folder / label,
-                "calibration-check",
-                {
-                    "scenario": sc.to_dict(),
-                    "seeds": list(seeds),
-                    "years": years,
-                    "measure": "metrosim.validation.measure_run",
-                },
-            )
+            payload = {
+                "scenario": sc.to_dict(),
+                "seeds": list(seeds),
+                "years": years,
+                "measure": "metrosim.validation.measure_run",
+            }
+            # one folder per scenario checked, so that another --accept (other medians) keeps
+            # the runs already made and adds its own
+            name = f"{label}-{design_hash(payload)[:12]}"
+            store = RunStore(folder / "checks" / name, "calibration-check", payload)
             store.open()
             stores[label] = store
         for k, seed in enumerate(seeds):

@@ -469,8 +469,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(
         f"wrote {out}/ (calibration.md, calibrated.toml, posterior.parquet, samples.parquet, "
         "posterior_summary.csv, validation_before.csv, validation_after.csv, samples/, "
-        "before/, after/)"
+        "checks/)"
     )
+    failed = res.settings["failed_runs"]
+    if failed:
+        print(
+            f"metrosim: {failed} sample run(s) failed (see {out}/samples/experiments.parquet); "
+            "re-run the same command to retry them (finished runs are kept)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
