@@ -237,39 +237,39 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         basin_width_km=s.basin_width_km,
         a=s.dispersion_a,
     )
-    conc = conc_zone[z.zone_of_cell]
-    model.pm25_traffic = conc
-    persons_g = land.occupancy * float(persons)
+    model.pm25_traffic_zone = conc_zone
+    occ_cells = np.flatnonzero(land.occupancy.any(axis=1))
+    conc = conc_zone[z.zone_of_cell[occ_cells]]
+    persons_g = land.occupancy[occ_cells] * float(persons)
     expo = exposure_by_group(conc, persons_g)
-    tot = persons_g.sum()
+    pc = persons_g.sum(axis=1)
+    tot = pc.sum()
     out["pm25_basin_ugm3"] = basin
-    out["pm25_exposure_ugm3"] = float((conc @ persons_g.sum(axis=1)) / tot) if tot else float("nan")
+    out["pm25_exposure_ugm3"] = float((conc @ pc) / tot) if tot else float("nan")
     for g in range(expo.size):
         out[f"pm25_exposure_ugm3_q{g + 1}"] = float(expo[g])
     # water
-    lpcd = water_lpcd(land.land_use, s)
-    pc = persons_g.sum(axis=1)
+    lpcd = water_lpcd(land.land_use[occ_cells], s)
     water_cell = pc * lpcd * 365.0 / 1e3 / 1e6  # hm³ a year
     out["water_residential_hm3"] = float(water_cell.sum())
     out["water_lpcd"] = float((pc * lpcd).sum() / tot) if tot else float("nan")
     # farmland
     ha = model.grid.cell_area_ha
-    lost = land.urban & model.farmland_start
+    lost = np.flatnonzero(land.urban & model.farmland_start)
     near = model.river_km * 1000.0 <= s.river_buffer_m
-    new = model.new_urban & model.farmland_start if model.steps else np.zeros_like(lost)
+    new = model.new_urban & model.farmland_start if model.steps else np.zeros(1, dtype=bool)
     out["farmland_converted_ha"] = float(new.sum() * ha)
-    out["farmland_converted_total_ha"] = float(lost.sum() * ha)
-    out["farmland_converted_riverside_ha"] = float((new & near).sum() * ha)
-    out["farmland_converted_riverside_total_ha"] = float((lost & near).sum() * ha)
+    out["farmland_converted_total_ha"] = float(lost.size * ha)
+    out["farmland_converted_riverside_ha"] = float((new & near).sum() * ha) if model.steps else 0.0
+    out["farmland_converted_riverside_total_ha"] = float(near[lost].sum() * ha)
     # per commune
-    inside = model.commune_of_cell >= 0
-    cc = model.commune_of_cell[inside]
+    c_occ = model.commune_of_cell[occ_cells]
+    c_lost = model.commune_of_cell[lost]
 
     def by_hh(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         m = mask & (com_hh >= 0)
-        return np.bincount(
-            com_hh[m], weights=None if weights is None else weights[m], minlength=n_c
-        )
+        w = None if weights is None else weights[m]
+        return np.bincount(com_hh[m], weights=w, minlength=n_c)
 
     n_go = by_hh(go)
     mun = {
@@ -280,12 +280,12 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
             n_go > 0, by_hh(go, np.nan_to_num(c.minutes)) / np.maximum(n_go, 1), np.nan
         ),
         "vehicle_km": by_hh(car, np.nan_to_num(c.km)) * days2,
-        "pm25_exposure_ugm3": np.bincount(cc, weights=(conc * pc)[inside], minlength=n_c)
-        / np.maximum(np.bincount(cc, weights=pc[inside], minlength=n_c), 1e-12),
-        "water_hm3": np.bincount(cc, weights=water_cell[inside], minlength=n_c),
-        "farmland_converted_ha": np.bincount(cc, weights=lost[inside], minlength=n_c) * ha,
+        "pm25_exposure_ugm3": np.bincount(c_occ, weights=conc * pc, minlength=n_c)
+        / np.maximum(np.bincount(c_occ, weights=pc, minlength=n_c), 1e-12),
+        "water_hm3": np.bincount(c_occ, weights=water_cell, minlength=n_c),
+        "farmland_converted_ha": np.bincount(c_lost, minlength=n_c) * ha,
         "farmland_converted_riverside_ha": np.bincount(
-            cc, weights=(lost & near)[inside], minlength=n_c
+            c_lost, weights=near[lost].astype(float), minlength=n_c
         )
         * ha,
     }

@@ -710,6 +710,16 @@ class Scenario:
         source="assumption: working days a year (two commute trips a day)",
         doc="Days a year on which commuters travel to work and back.",
     )
+    car_charge_min: float = _p(
+        0.0,
+        unit="min",
+        section="travel",
+        low=0.0,
+        high=120.0,
+        source="policy lever: 0 = no charge (the 2019 situation the mode constants are calibrated to)",
+        doc="Road pricing or parking charge on car commutes, in minutes of commute time (0 = none).",
+        lever=True,
+    )
     # --- environment (metrosim.environment) --------------------------------------------------
     ef_pm25_g_km: float = _p(
         0.015,

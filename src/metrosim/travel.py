@@ -39,6 +39,10 @@ Trip lengths and car loads are computed on a coarse grid of square zones of ``tr
   times reported and fed back are those of the averaged (expected) loads; vehicle-km and
   emissions are those of the drawn car trips.
 
+A car charge (``car_charge_min``: road pricing or parking charges, in minutes of commute
+time) enters the car's utility after the calibration, so it shifts the shares from the
+observed ones; it is not part of the reported commute time.
+
 Public transport time: ``pt_wait_min`` plus the trip km at the metro door-to-door speed within
 ``metro_access_km`` of a station, at the bus speed elsewhere (buses are not slowed by the car
 load: a stated simplification). Active time: trip km at ``active_speed_kmh``.
@@ -289,15 +293,19 @@ class Travel:
         self.car_share_zone = np.zeros(zones.n_zones)
         self.ratio_zone = np.ones(zones.n_zones)
         self.calibration_error = float("nan")
+        self._cells_per_zone: np.ndarray | None = None
 
     # --- network state -----------------------------------------------------------------
     def set_network(self, urban: np.ndarray, motorway: np.ndarray) -> None:
         """Free-flow minutes per km and capacity of each zone from land use and motorways."""
         s = self.p
         z = self.zones
-        n = np.bincount(z.zone_of_cell, minlength=z.n_zones).astype(float)
-        u = np.bincount(z.zone_of_cell, weights=urban, minlength=z.n_zones) / np.maximum(n, 1)
-        hw = np.bincount(z.zone_of_cell, weights=motorway, minlength=z.n_zones) > 0
+        if self._cells_per_zone is None:
+            self._cells_per_zone = np.bincount(z.zone_of_cell, minlength=z.n_zones).astype(float)
+        n = self._cells_per_zone
+        u = np.bincount(z.zone_of_cell[urban], minlength=z.n_zones) / np.maximum(n, 1)
+        hw = np.zeros(z.n_zones, dtype=bool)
+        hw[z.zone_of_cell[motorway]] = True
         v_mix = 1.0 / (u / s.car_speed_urban_kmh + (1 - u) / s.speed_rural_kmh)
         v0 = np.where(hw, 0.5 * (v_mix + s.highway_speed_kmh), v_mix)
         self.tau0 = 60.0 / v0
@@ -331,8 +339,8 @@ class Travel:
         evaluated once per unit.
         """
         z = self.zones
-        occ = occupancy.astype(np.float64)
-        cells = np.flatnonzero(occ.sum(axis=1) > 0)
+        cells = np.flatnonzero(occupancy.any(axis=1))
+        occ = occupancy[cells].astype(np.float64)
         n_c = self.asc.shape[0]
         cz = z.zone_of_cell[cells]
         com = self.commune_of_cell[cells]
@@ -340,7 +348,7 @@ class Travel:
         ucode, unit_of = np.unique(code, return_inverse=True)
         occ_u = np.column_stack(
             [
-                np.bincount(unit_of, weights=occ[cells, g], minlength=ucode.size)
+                np.bincount(unit_of, weights=occ[:, g], minlength=ucode.size)
                 for g in range(occ.shape[1])
             ]
         )
@@ -363,13 +371,17 @@ class Travel:
             z.band_share[zone_ids][pos],
         )
 
-    def _probs(self, asc, times, metro) -> np.ndarray:
-        """(n_cells, K, G, 3) mode shares."""
+    def _probs(self, asc, times, metro, charge: float = 0.0) -> np.ndarray:
+        """(n_units, K, G, 3) mode shares; ``charge`` minutes are added to the car's utility."""
         s = self.p
         n, n_b, _ = times.shape
+        t = times.reshape(n * n_b, 3)
+        if charge:
+            t = t.copy()
+            t[:, 0] += charge
         p = k.mode_probabilities(
             np.repeat(asc, n_b, axis=0),
-            times.reshape(n * n_b, 3),
+            t,
             self.income_term,
             np.repeat(metro, n_b),
             s.mode_beta_time,
@@ -465,11 +477,11 @@ class Travel:
         asc = self.asc[un.commune]
         for it in range(s.travel_iterations):
             times = self._cell_times(zone_ids, rows, pos, metro, self._tau(self.load))
-            probs = self._probs(asc, times, metro)
+            probs = self._probs(asc, times, metro, s.car_charge_min)
             new = self._loads(rows, self._row_car_trips(probs, occ_c, share, pos, zone_ids.size))
             self.load = self.load + (new - self.load) / (it + 2)
         times = self._cell_times(zone_ids, rows, pos, metro, self._tau(self.load))
-        probs = self._probs(asc, times, metro)
+        probs = self._probs(asc, times, metro, s.car_charge_min)
         # households: employed or not, a trip band, then a mode
         hh_row = np.where(hh_cell >= 0, un.unit_of_cell[np.maximum(hh_cell, 0)], -1)
         u = rng.random((3, hh_cell.size))
