@@ -620,6 +620,15 @@ class Scenario:
         source="assumption: order of magnitude of time coefficients in mode-choice logits (Ortúzar & Willumsen 2011, ch. 7)",
         doc="Utility of one minute of commute in the mode choice.",
     )
+    out_of_vehicle_weight: float = _p(
+        2.0,
+        unit="-",
+        section="travel",
+        low=1.0,
+        high=5.0,
+        source="Wardman (2004), Transport Policy 11(4): walking and waiting time valued about 1.5-2 times in-vehicle time",
+        doc="Weight of a minute of walking, cycling or waiting relative to a minute in a vehicle.",
+    )
     mode_beta_income_car: float = _p(
         1.0,
         unit="1/ln(CLP)",

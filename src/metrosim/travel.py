@@ -5,16 +5,17 @@ commuter goes to work by car, public transport or on foot / by bicycle ("active"
 multinomial logit (Ortúzar & Willumsen 2011, ch. 7; Ben-Akiva & Lerman 1985)::
 
     V_car = ASC_car,c + b_time t_car + b_income ln(y_g / y_median)
-    V_pt  = ASC_pt,c  + b_time t_pt  + b_metro [station within metro_access_km]
-    V_act = ASC_act,c + b_time t_act
+    V_pt  = ASC_pt,c  + b_time (t_pt + (w - 1) t_wait) + b_metro [station within metro_access_km]
+    V_act = ASC_act,c + b_time w t_act
 
-with ``c`` the commune of the dwelling and ``g`` the income group. The alternative-specific
-constants (ASC) of each commune are calibrated once, at initialisation, so that the expected
-shares of the initial population reproduce the INE SIEDU 2019 modal shares of the commune
-(``DE_102`` public transport; ``DE_105 - DE_102`` walking and cycling; the rest car), by the
-iterative adjustment ``ASC_m += ln(S_m^obs / S_m^model)`` used in practice (Ortúzar &
-Willumsen 2011, sec. 7.6; Train 2009, sec. 2.8). Afterwards the shares respond to where
-households live, their income, the metro and congestion.
+with ``c`` the commune of the dwelling, ``g`` the income group and ``w`` the weight of
+out-of-vehicle time (walking, cycling, waiting) relative to in-vehicle time (Wardman 2004).
+The alternative-specific constants (ASC) of each commune are calibrated once, at
+initialisation, so that the expected shares of the initial population reproduce the INE SIEDU
+2019 modal shares of the commune (``DE_102`` public transport; ``DE_105 - DE_102`` walking and
+cycling; the rest car), by the iterative adjustment ``ASC_m += ln(S_m^obs / S_m^model)`` used
+in practice (Ortúzar & Willumsen 2011, sec. 7.6; Train 2009, sec. 2.8). Afterwards the shares
+respond to where households live, their income, the metro and congestion.
 
 Trip lengths and car loads are computed on a coarse grid of square zones of ``travel_zone_m``
 (2 km by default; stated resolution of the loaded network):
@@ -64,6 +65,7 @@ Ben-Akiva, M., & Lerman, S. R. (1985). *Discrete Choice Analysis*. MIT Press.
 Bureau of Public Roads (1964). *Traffic Assignment Manual*. US Department of Commerce.
 Ortúzar, J. de D., & Willumsen, L. G. (2011). *Modelling Transport* (4th ed.). Wiley.
 Sheffi, Y. (1985). *Urban Transportation Networks*. Prentice-Hall.
+Wardman, M. (2004). Public transport values of time. *Transport Policy* 11(4), 363-377.
 Train, K. (2009). *Discrete Choice Methods with Simulation* (2nd ed.). Cambridge UP.
 Wilson, A. G. (1967). A statistical theory of spatial distribution models. *Transportation
 Research* 1(3), 253-269.
@@ -375,10 +377,12 @@ class Travel:
         """(n_units, K, G, 3) mode shares; ``charge`` minutes are added to the car's utility."""
         s = self.p
         n, n_b, _ = times.shape
-        t = times.reshape(n * n_b, 3)
-        if charge:
-            t = t.copy()
-            t[:, 0] += charge
+        # utility minutes: out-of-vehicle time (walking, cycling, waiting) weighs more
+        t = times.reshape(n * n_b, 3).copy()
+        w = s.out_of_vehicle_weight
+        t[:, 1] += (w - 1.0) * s.pt_wait_min
+        t[:, 2] *= w
+        t[:, 0] += charge
         p = k.mode_probabilities(
             np.repeat(asc, n_b, axis=0),
             t,
