@@ -72,12 +72,33 @@ def test_every_employed_household_commutes_once(n, rate, seed):
     probs = rng.dirichlet(np.ones(3), size=(n_units, n_b, 5))
     rows = rng.integers(-1, n_units, n)
     group = rng.integers(0, 5, n)
-    u = rng.random((3, n))
-    mode, band = k.draw_commutes(rows, group, share, probs, rate, u[0], u[1], u[2])
-    employed = (rows >= 0) & (u[0] < rate)
+    u = rng.random(n)
+    mode, band = k.draw_commutes(rows, group, share, probs, rate, u)
+    employed = (rows >= 0) & (u < rate)
     np.testing.assert_array_equal(mode >= 0, employed)  # one commute each, no more
     np.testing.assert_array_equal(band >= 0, employed)
     assert (share[rows[employed], band[employed]] > 0).all()
+
+
+def test_commute_draws_follow_the_shares():
+    rng = np.random.default_rng(1)
+    n_b = BAND_EDGES_KM.size - 1
+    share = np.array([[0.5, 0.0, 0.3, 0.2]])
+    probs = rng.dirichlet(np.ones(3), size=(1, n_b, 5))
+    n = 200_000
+    mode, band = k.draw_commutes(
+        np.zeros(n, dtype=np.int64), np.full(n, 2, dtype=np.int8), share, probs, 0.8, rng.random(n)
+    )
+    go = mode >= 0
+    assert go.mean() == pytest.approx(0.8, abs=0.005)
+    np.testing.assert_allclose(
+        np.bincount(band[go], minlength=n_b) / go.sum(), share[0], atol=0.005
+    )
+    for b in (0, 2, 3):
+        sel = go & (band == b)
+        np.testing.assert_allclose(
+            np.bincount(mode[sel], minlength=3) / sel.sum(), probs[0, b, 2], atol=0.01
+        )
 
 
 @settings(max_examples=30, deadline=None)

@@ -256,7 +256,7 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     # farmland
     ha = model.grid.cell_area_ha
     lost = np.flatnonzero(land.urban & model.farmland_start)
-    near = model.river_km * 1000.0 <= s.river_buffer_m
+    near = model.river_near
     new = model.new_urban & model.farmland_start if model.steps else np.zeros(1, dtype=bool)
     out["farmland_converted_ha"] = float(new.sum() * ha)
     out["farmland_converted_total_ha"] = float(lost.size * ha)

@@ -854,6 +854,7 @@ class MetroModel(mesa.Model):
         self.river_km = environment.river_distance_km(
             s.region, g.cell_size_m, s.river_catchment_km2
         )
+        self.river_near = self.river_km * 1000.0 <= s.river_buffer_m
         self.farmland_start = (land.land_use == LandUse.AGRICULTURAL) & land.developable & inside
         self._travel()
 

@@ -488,9 +488,8 @@ class Travel:
         probs = self._probs(asc, times, metro, s.car_charge_min)
         # households: employed or not, a trip band, then a mode
         hh_row = np.where(hh_cell >= 0, un.unit_of_cell[np.maximum(hh_cell, 0)], -1)
-        u = rng.random((3, hh_cell.size))
         mode, band = k.draw_commutes(
-            hh_row, hh_group.astype(np.int64), share, probs, s.employment_rate, u[0], u[1], u[2]
+            hh_row, hh_group, share, probs, s.employment_rate, rng.random(hh_cell.size)
         )
         go = mode >= 0
         minutes = np.full(hh_cell.size, np.nan)

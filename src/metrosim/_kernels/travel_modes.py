@@ -195,12 +195,15 @@ def mode_probabilities(asc, times, income_term, metro, b_time, b_metro):
 
 
 @njit(cache=True)
-def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u_emp, u_band, u_mode):
+def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u):
     """Each housed household: employed with ``employment_rate``, a trip band, then a mode.
 
     ``hh_row``: row of the household's cell (-1 = unhoused: no commute); ``band_share``
-    (n_cells, K); ``probs`` (n_cells, K, G, 3). Returns (mode int8, band int8): mode -1 no
-    commute, 0 car, 1 public transport, 2 active.
+    (n_cells, K); ``probs`` (n_cells, K, G, 3). One uniform ``u`` per household decides all
+    three in turn: employed if ``u < rate``; then ``u / rate`` (uniform given employment)
+    picks the band by inversion, and its position within the band's interval, rescaled to
+    (0, 1), picks the mode. Returns (mode int8, band int8): mode -1 no commute, 0 car,
+    1 public transport, 2 active.
     """
     n = hh_row.size
     n_b = band_share.shape[1]
@@ -208,24 +211,27 @@ def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u_emp, u
     band = np.full(n, -1, dtype=np.int8)
     for h in range(n):
         r = hh_row[h]
-        if r < 0 or u_emp[h] >= employment_rate:
+        if r < 0 or u[h] >= employment_rate:
             continue
-        b = n_b - 1
+        v = u[h] / employment_rate
+        b = -1
+        lo = 0.0
         acc = 0.0
         for q in range(n_b):
+            if band_share[r, q] <= 0.0:
+                continue
+            b = q
+            lo = acc
             acc += band_share[r, q]
-            if u_band[h] < acc:
-                b = q
+            if v < acc:
                 break
-        while band_share[r, b] <= 0.0 and b > 0:  # rounding past the last non-empty band
-            b -= 1
         band[h] = b
+        w = (v - lo) / band_share[r, b]
         g = hh_group[h]
-        u = u_mode[h]
         p0 = probs[r, b, g, 0]
-        if u < p0:
+        if w < p0:
             mode[h] = 0
-        elif u < p0 + probs[r, b, g, 1]:
+        elif w < p0 + probs[r, b, g, 1]:
             mode[h] = 1
         else:
             mode[h] = 2
