@@ -199,29 +199,26 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     land = model.land
     n_c = model.n_communes
     persons = s.household_size * s.scale
-    go = c.mode >= 0
-    housed = hh.cell >= 0
-    com_hh = np.where(housed, model.commune_of_cell[np.maximum(hh.cell, 0)], -1)
+    com_hh = np.where(hh.cell >= 0, model.commune_of_cell[np.maximum(hh.cell, 0)], -1)
+    n_g = model.incomes.size
+    by_c, by_g, n_long = k.household_sums(com_hh, hh.group, c.mode, c.minutes, c.km, n_c, n_g, 45.0)
     days2 = 2.0 * s.working_days * s.scale
-    car = c.mode == 0
-    vkm = float(np.nansum(c.km[car])) * days2
+    n_go = by_g[:, 0].sum()
+    vkm = float(by_c[:, 4].sum()) * days2
+    shares = np.bincount(c.mode[c.mode >= 0], minlength=3) / max(n_go, 1)
+    nan = float("nan")
     out: dict[str, float] = {
-        "commuters": int(go.sum()) * s.scale,
-        "mode_share_car": float(car.sum() / max(go.sum(), 1)),
-        "mode_share_pt": float((c.mode == 1).sum() / max(go.sum(), 1)),
-        "mode_share_active": float((c.mode == 2).sum() / max(go.sum(), 1)),
-        "commute_time_min": float(np.mean(c.minutes[go])) if go.any() else float("nan"),
-        "commute_over_45_min_share": float(np.mean(c.minutes[go] > 45.0))
-        if go.any()
-        else float("nan"),
+        "commuters": int(n_go) * s.scale,
+        "mode_share_car": float(shares[0]),
+        "mode_share_pt": float(shares[1]),
+        "mode_share_active": float(shares[2]),
+        "commute_time_min": float(by_g[:, 1].sum() / n_go) if n_go else nan,
+        "commute_over_45_min_share": float(n_long / n_go) if n_go else nan,
         "vehicle_km_per_year": vkm,
         "congestion_index": c.congestion_index,
     }
-    for g in range(model.incomes.size):
-        sel = go & (hh.group == g)
-        out[f"commute_time_min_q{g + 1}"] = (
-            float(np.mean(c.minutes[sel])) if sel.any() else float("nan")
-        )
+    for g in range(n_g):
+        out[f"commute_time_min_q{g + 1}"] = float(by_g[g, 1] / by_g[g, 0]) if by_g[g, 0] else nan
     # air: emissions where the car-km are driven, concentration by zone, exposure by group
     z = model.travel.zones
     zone_vkm = c.zone_car_km * days2
@@ -265,21 +262,13 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     # per commune
     c_occ = model.commune_of_cell[occ_cells]
     c_lost = model.commune_of_cell[lost]
-
-    def by_hh(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        m = mask & (com_hh >= 0)
-        w = None if weights is None else weights[m]
-        return np.bincount(com_hh[m], weights=w, minlength=n_c)
-
-    n_go = by_hh(go)
+    n_go_c = by_c[:, 0]
     mun = {
-        "commuters": n_go * s.scale,
-        "car_share": by_hh(car) / np.maximum(n_go, 1),
-        "pt_share": by_hh(c.mode == 1) / np.maximum(n_go, 1),
-        "commute_min": np.where(
-            n_go > 0, by_hh(go, np.nan_to_num(c.minutes)) / np.maximum(n_go, 1), np.nan
-        ),
-        "vehicle_km": by_hh(car, np.nan_to_num(c.km)) * days2,
+        "commuters": n_go_c * s.scale,
+        "car_share": by_c[:, 1] / np.maximum(n_go_c, 1),
+        "pt_share": by_c[:, 2] / np.maximum(n_go_c, 1),
+        "commute_min": np.where(n_go_c > 0, by_c[:, 3] / np.maximum(n_go_c, 1), np.nan),
+        "vehicle_km": by_c[:, 4] * days2,
         "pm25_exposure_ugm3": np.bincount(c_occ, weights=conc * pc, minlength=n_c)
         / np.maximum(np.bincount(c_occ, weights=pc, minlength=n_c), 1e-12),
         "water_hm3": np.bincount(c_occ, weights=water_cell, minlength=n_c),

@@ -468,7 +468,6 @@ class Travel:
         """Shares, loads (MSA), drawn commutes, congested times and the zones' commute ratio."""
         s = self.p
         z = self.zones
-        n_b = z.n_bands
         un = self._prepare(occupancy, metro_cell)
         zone_ids, rows, pos, metro, share, occ_c = (
             un.zone_ids,
@@ -491,16 +490,11 @@ class Travel:
         mode, band = k.draw_commutes(
             hh_row, hh_group, share, probs, s.employment_rate, rng.random(hh_cell.size)
         )
-        go = mode >= 0
-        minutes = np.full(hh_cell.size, np.nan)
-        km = np.full(hh_cell.size, np.nan)
-        minutes[go] = times[hh_row[go], band[go], mode[go]]
-        km[go] = z.band_km[zone_ids[pos[hh_row[go]]], band[go]]
-        # loads of the drawn car trips, kept for next year
-        car = mode == 0
-        trips = np.bincount(
-            pos[hh_row[car]] * n_b + band[car], minlength=zone_ids.size * n_b
-        ).astype(np.float64)
+        unit_km = z.band_km[zone_ids][pos]
+        minutes, km, trips = k.commute_details(
+            hh_row, mode, band, times, unit_km, pos, zone_ids.size
+        )
+        # car-km on the zones of the drawn car trips
         zone_car_km = k.row_scatter(z.indptr, z.indices, z.data, rows, trips, z.n_zones)
         tau = self._tau(self.load)
         t_cong = self._car_minutes(rows, tau)

@@ -239,6 +239,64 @@ def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u):
 
 
 @njit(cache=True)
+def commute_details(hh_row, mode, band, times, unit_km, unit_pos, n_pos):
+    """Minutes and km of each household's commute, and the car trips of each (zone, band).
+
+    ``times`` (n_units, K, 3), ``unit_km`` (n_units, K), ``unit_pos`` zone position of each unit.
+    Returns (minutes, km) per household (nan without a commute) and car trips (n_pos * K).
+    """
+    n = hh_row.size
+    n_b = unit_km.shape[1]
+    minutes = np.full(n, np.nan)
+    km = np.full(n, np.nan)
+    trips = np.zeros(n_pos * n_b)
+    for h in range(n):
+        m = mode[h]
+        if m < 0:
+            continue
+        r = hh_row[h]
+        b = band[h]
+        minutes[h] = times[r, b, m]
+        km[h] = unit_km[r, b]
+        if m == 0:
+            trips[unit_pos[r] * n_b + b] += 1.0
+    return minutes, km, trips
+
+
+@njit(cache=True)
+def household_sums(commune, group, mode, minutes, km, n_communes, n_groups, long_min):
+    """Per-commune and per-group sums over the commuting households, in one pass.
+
+    ``commune`` of each household (-1 unhoused). Returns (by_commune (n_c, 5): commuters, car,
+    public transport, minutes, car km; by_group (G, 2): commuters, minutes; long commutes).
+    """
+    by_c = np.zeros((n_communes, 5))
+    by_g = np.zeros((n_groups, 2))
+    n_long = 0
+    for h in range(mode.size):
+        m = mode[h]
+        if m < 0:
+            continue
+        t = minutes[h]
+        if t > long_min:
+            n_long += 1
+        g = group[h]
+        by_g[g, 0] += 1.0
+        by_g[g, 1] += t
+        c = commune[h]
+        if c < 0:
+            continue
+        by_c[c, 0] += 1.0
+        by_c[c, 3] += t
+        if m == 0:
+            by_c[c, 1] += 1.0
+            by_c[c, 4] += km[h]
+        elif m == 1:
+            by_c[c, 2] += 1.0
+    return by_c, by_g, n_long
+
+
+@njit(cache=True)
 def priority_flood_d8(elev, nodata):
     """Receivers and processing order of a D8 drainage tree with depressions filled.
 
