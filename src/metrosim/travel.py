@@ -341,34 +341,25 @@ class Travel:
         evaluated once per unit.
         """
         z = self.zones
-        cells = np.flatnonzero(occupancy.any(axis=1))
-        occ = occupancy[cells].astype(np.float64)
-        n_c = self.asc.shape[0]
-        cz = z.zone_of_cell[cells]
-        com = self.commune_of_cell[cells]
-        code = (cz * n_c + com) * 2 + metro_cell[cells].astype(np.int64)
-        ucode, unit_of = np.unique(code, return_inverse=True)
-        occ_u = np.column_stack(
-            [
-                np.bincount(unit_of, weights=occ[:, g], minlength=ucode.size)
-                for g in range(occ.shape[1])
-            ]
+        unit_of_cell, uz, com_u, met_u, occ_u = k.units_of_cells(
+            occupancy,
+            z.zone_of_cell,
+            self.commune_of_cell,
+            metro_cell,
+            self.asc.shape[0],
+            z.n_zones,
         )
-        uz = ucode // 2 // n_c
         zone_ids, pos = np.unique(uz, return_inverse=True)
         if (z.row_of_zone[zone_ids] < 0).any():
             bad = int(zone_ids[z.row_of_zone[zone_ids] < 0][0])
             raise ValueError(f"travel: households live in zone {bad}, which has no trip rows")
-        unit_of_cell = np.full(occupancy.shape[0], -1, dtype=np.int64)
-        unit_of_cell[cells] = unit_of
-        com_u = (ucode // 2) % n_c
         return _Units(
             unit_of_cell,
             occ_u,
             zone_ids,
             z.rows(zone_ids),
             pos,
-            (ucode % 2).astype(np.float64),
+            met_u.astype(np.float64),
             com_u,
             z.band_share[zone_ids][pos],
         )

@@ -239,6 +239,46 @@ def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u):
 
 
 @njit(cache=True)
+def units_of_cells(occ, zone_of_cell, commune_of_cell, metro, n_communes, n_zones):
+    """Group occupied cells into units of equal (zone, commune, metro access).
+
+    Units are numbered in the order of their first cell. Returns (unit of each cell, -1 if
+    empty; zone, commune, metro flag of each unit; households by group of each unit).
+    """
+    n, n_g = occ.shape
+    slot = np.full(n_zones * n_communes * 2, -1, dtype=np.int64)
+    unit = np.full(n, -1, dtype=np.int64)
+    u_zone = np.empty(n, dtype=np.int64)
+    u_com = np.empty(n, dtype=np.int64)
+    u_met = np.empty(n, dtype=np.int64)
+    n_u = 0
+    for c in range(n):
+        tot = 0
+        for g in range(n_g):
+            tot += occ[c, g]
+        if tot == 0:
+            continue
+        m = 1 if metro[c] else 0
+        key = (zone_of_cell[c] * n_communes + commune_of_cell[c]) * 2 + m
+        u = slot[key]
+        if u < 0:
+            u = n_u
+            slot[key] = u
+            u_zone[u] = zone_of_cell[c]
+            u_com[u] = commune_of_cell[c]
+            u_met[u] = m
+            n_u += 1
+        unit[c] = u
+    u_occ = np.zeros((n_u, n_g))
+    for c in range(n):
+        u = unit[c]
+        if u >= 0:
+            for g in range(n_g):
+                u_occ[u, g] += occ[c, g]
+    return unit, u_zone[:n_u].copy(), u_com[:n_u].copy(), u_met[:n_u].copy(), u_occ
+
+
+@njit(cache=True)
 def commute_details(hh_row, mode, band, times, unit_km, unit_pos, n_pos):
     """Minutes and km of each household's commute, and the car trips of each (zone, band).
 
