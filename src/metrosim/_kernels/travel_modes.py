@@ -195,6 +195,26 @@ def mode_probabilities(asc, times, income_term, metro, b_time, b_metro):
 
 
 @njit(cache=True)
+def commune_mode_sums(probs, occ, share, commune, n_communes):
+    """Expected commutes by (commune, mode): sum over units, bands and groups."""
+    n, n_b, n_g, _ = probs.shape
+    out = np.zeros((n_communes, 3))
+    for i in range(n):
+        c = commune[i]
+        for b in range(n_b):
+            sb = share[i, b]
+            if sb == 0.0:
+                continue
+            for g in range(n_g):
+                w = occ[i, g] * sb
+                if w == 0.0:
+                    continue
+                for m in range(3):
+                    out[c, m] += w * probs[i, b, g, m]
+    return out
+
+
+@njit(cache=True)
 def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u):
     """Each housed household: employed with ``employment_rate``, a trip band, then a mode.
 
