@@ -60,6 +60,11 @@ _UI: dict[str, dict[str, str]] = {
         "en": "Mean distance to services (km)",
     },
     "layer_growth": {"es": "Crecimiento desde 2017", "en": "Growth since 2017"},
+    "layer_commute": {
+        "es": "Viaje al trabajo con congestión (min)",
+        "en": "Commute with congestion (min)",
+    },
+    "layer_pm25": {"es": "PM2,5 del tráfico (µg/m³)", "en": "Traffic PM2.5 (µg/m³)"},
     "growth_rural": {"es": "no urbano", "en": "not urban"},
     "growth_none": {"es": "urbano en 2017, sin cambio", "en": "urban in 2017, unchanged"},
     "growth_denser": {"es": "densificado", "en": "densified"},
