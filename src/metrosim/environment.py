@@ -235,7 +235,7 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         a=s.dispersion_a,
     )
     model.pm25_traffic_zone = conc_zone
-    occ_cells = np.flatnonzero(land.occupancy.any(axis=1))
+    occ_cells = k.occupied_cells(land.occupancy)
     conc = conc_zone[z.zone_of_cell[occ_cells]]
     persons_g = land.occupancy[occ_cells] * float(persons)
     expo = exposure_by_group(conc, persons_g)

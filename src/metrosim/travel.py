@@ -296,6 +296,7 @@ class Travel:
         self.ratio_zone = np.ones(zones.n_zones)
         self.calibration_error = float("nan")
         self._cells_per_zone: np.ndarray | None = None
+        self._slot: np.ndarray | None = None
 
     # --- network state -----------------------------------------------------------------
     def set_network(self, urban: np.ndarray, motorway: np.ndarray) -> None:
@@ -341,13 +342,15 @@ class Travel:
         evaluated once per unit.
         """
         z = self.zones
+        if self._slot is None:
+            self._slot = np.full(z.n_zones * self.asc.shape[0] * 2, -1, dtype=np.int64)
         unit_of_cell, uz, com_u, met_u, occ_u = k.units_of_cells(
             occupancy,
             z.zone_of_cell,
             self.commune_of_cell,
             metro_cell,
             self.asc.shape[0],
-            z.n_zones,
+            self._slot,
         )
         zone_ids, pos = np.unique(uz, return_inverse=True)
         if (z.row_of_zone[zone_ids] < 0).any():

@@ -259,14 +259,29 @@ def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u):
 
 
 @njit(cache=True)
-def units_of_cells(occ, zone_of_cell, commune_of_cell, metro, n_communes, n_zones):
+def occupied_cells(occ):
+    """Indices of the rows of ``occ`` (n, G) with any household, ascending."""
+    n, n_g = occ.shape
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for c in range(n):
+        for g in range(n_g):
+            if occ[c, g] != 0:
+                out[k] = c
+                k += 1
+                break
+    return out[:k].copy()
+
+
+@njit(cache=True)
+def units_of_cells(occ, zone_of_cell, commune_of_cell, metro, n_communes, slot):
     """Group occupied cells into units of equal (zone, commune, metro access).
 
-    Units are numbered in the order of their first cell. Returns (unit of each cell, -1 if
-    empty; zone, commune, metro flag of each unit; households by group of each unit).
+    Units are numbered in the order of their first cell. ``slot`` (n_zones * n_communes * 2,
+    all -1) is scratch space, left all -1 again. Returns (unit of each cell, -1 if empty; zone,
+    commune, metro flag of each unit; households by group of each unit).
     """
     n, n_g = occ.shape
-    slot = np.full(n_zones * n_communes * 2, -1, dtype=np.int64)
     unit = np.full(n, -1, dtype=np.int64)
     u_zone = np.empty(n, dtype=np.int64)
     u_com = np.empty(n, dtype=np.int64)
@@ -289,6 +304,8 @@ def units_of_cells(occ, zone_of_cell, commune_of_cell, metro, n_communes, n_zone
             u_met[u] = m
             n_u += 1
         unit[c] = u
+    for u in range(n_u):
+        slot[(u_zone[u] * n_communes + u_com[u]) * 2 + u_met[u]] = -1
     u_occ = np.zeros((n_u, n_g))
     for c in range(n):
         u = unit[c]
