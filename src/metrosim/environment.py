@@ -199,13 +199,15 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     land = model.land
     n_c = model.n_communes
     persons = s.household_size * s.scale
-    com_hh = np.where(hh.cell >= 0, model.commune_of_cell[np.maximum(hh.cell, 0)], -1)
     n_g = model.incomes.size
-    by_c, by_g, n_long = k.household_sums(com_hh, hh.group, c.mode, c.minutes, c.km, n_c, n_g, 45.0)
+    by_c, by_g, n_long = k.household_sums(
+        hh.cell, model.commune_of_cell, hh.group, c.mode, c.minutes, c.km, n_c, n_g, 45.0
+    )
     days2 = 2.0 * s.working_days * s.scale
     n_go = by_g[:, 0].sum()
     vkm = float(by_c[:, 4].sum()) * days2
-    shares = np.bincount(c.mode[c.mode >= 0], minlength=3) / max(n_go, 1)
+    n_car, n_pt = by_c[:, 1].sum(), by_c[:, 2].sum()
+    shares = np.array([n_car, n_pt, n_go - n_car - n_pt]) / max(n_go, 1)
     nan = float("nan")
     out: dict[str, float] = {
         "commuters": int(n_go) * s.scale,

@@ -341,10 +341,10 @@ def commute_details(hh_row, mode, band, times, unit_km, unit_pos, n_pos):
 
 
 @njit(cache=True)
-def household_sums(commune, group, mode, minutes, km, n_communes, n_groups, long_min):
+def household_sums(cell, commune_of_cell, group, mode, minutes, km, n_communes, n_groups, long_min):
     """Per-commune and per-group sums over the commuting households, in one pass.
 
-    ``commune`` of each household (-1 unhoused). Returns (by_commune (n_c, 5): commuters, car,
+    ``cell`` of each household (-1 unhoused). Returns (by_commune (n_c, 5): commuters, car,
     public transport, minutes, car km; by_group (G, 2): commuters, minutes; long commutes).
     """
     by_c = np.zeros((n_communes, 5))
@@ -360,7 +360,9 @@ def household_sums(commune, group, mode, minutes, km, n_communes, n_groups, long
         g = group[h]
         by_g[g, 0] += 1.0
         by_g[g, 1] += t
-        c = commune[h]
+        if cell[h] < 0:
+            continue
+        c = commune_of_cell[cell[h]]
         if c < 0:
             continue
         by_c[c, 0] += 1.0
