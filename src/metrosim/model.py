@@ -7,8 +7,9 @@ One step is one year. The order of a year (documented in ``docs/odd.md``, Proces
 3. development: developers convert and densify land;
 4. household moves, then rents respond to vacancy;
 5. surfaces: travel times to jobs, distances to services, neighbourhood mix and green space;
-6. elections, every ``election_cycle`` years;
-7. data collection.
+6. travel: commute modes, car loads and congestion (fed back into the commute households see);
+7. elections, every ``election_cycle`` years;
+8. data collection.
 
 Households live in a vectorised store (:class:`metrosim.population.Households`), not as Python
 objects; communes, the regional government and ministries are Mesa agents.
@@ -22,7 +23,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from metrosim import metrics
+from metrosim import environment, metrics
 from metrosim.accessibility import (
     Network,
     box_sum,
@@ -54,6 +55,7 @@ from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.metrics.spatial import _gaussian_spatial_h
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
 from metrosim.scenario import Scenario, ScenarioError
+from metrosim.travel import Travel, ZoneSystem, observed_mode_shares
 
 __all__ = ["MetroModel", "Municipality", "RegionalGovernment", "Ministry"]
 
@@ -189,6 +191,7 @@ class MetroModel(mesa.Model):
         )
         self._commute_urban_cells = -1
         self._surfaces()
+        self._init_travel()
         self.flows = {"formed": 0, "left": 0, "movers": 0, "moved": 0, "built": 0}
         self.new_urban = np.zeros(self.grid.commune.size, dtype=bool)
         self.yearly: dict[str, float] = {}
@@ -218,6 +221,7 @@ class MetroModel(mesa.Model):
         self._timed("development", self._development)
         self._timed("moves", self._moves)
         self._timed("surfaces", self._surfaces)
+        self._timed("travel", self._travel)
         if (self.year - START_YEAR) % self.params.election_cycle == 0:
             self._timed("governments", self._elections)
         self._timed("metrics", self._measure)
@@ -812,7 +816,7 @@ class MetroModel(mesa.Model):
                 block=block,
                 beta=s.accessibility_beta,
             ).ravel()
-            self.commute = np.where(np.isfinite(commute), commute, 600.0)
+            self.commute_free = np.where(np.isfinite(commute), commute, 600.0)
             self._commute_urban_cells = n_urban
         self.distance_km = {
             "school": distance_km((self.schools > 0).reshape(shape), g.cell_size_m).ravel(),
@@ -827,6 +831,60 @@ class MetroModel(mesa.Model):
         persons = tot * s.household_size * s.scale
         green_nb = box_sum(self.park_m2.reshape(shape), r).ravel()
         self.green = np.log1p(green_nb / np.maximum(persons, s.household_size * s.scale))
+
+    def _init_travel(self) -> None:
+        """Zones, calibrated mode constants and the first year's commutes (``metrosim.travel``)."""
+        s = self.params
+        g = self.grid
+        land = self.land
+        inside = self.commune_of_cell >= 0
+        origins = np.flatnonzero(inside & (land.developable | (land.capacity > 0)))
+        zones = ZoneSystem.build(
+            g.shape,
+            g.cell_size_m,
+            s.travel_zone_m,
+            self.jobs,
+            origins,
+            circuity=s.road_circuity,
+            decay_per_km=s.trip_decay_per_km,
+        )
+        shares, _ = observed_mode_shares(s.region, self.city.cut)
+        self.travel = Travel(s, zones, np.maximum(self.commune_of_cell, 0), self.incomes, shares)
+        self._metro_key = -1
+        self._metro_near = self._metro_access()
+        self.travel.set_network(land.urban, self.highway)
+        self.travel.calibrate(land.occupancy, self._metro_near)
+        self.river_km = environment.river_distance_km(
+            s.region, g.cell_size_m, s.river_catchment_km2
+        )
+        self.river_near = self.river_km * 1000.0 <= s.river_buffer_m
+        self.farmland_start = (land.land_use == LandUse.AGRICULTURAL) & land.developable & inside
+        self._travel()
+
+    def _metro_access(self) -> np.ndarray:
+        """Cells within ``metro_access_km`` of a station (recomputed when the metro grows)."""
+        if self._metro_key != self.metro_extensions:
+            stations = np.zeros(self.grid.commune.size, dtype=bool)
+            for cells, _ in self.metro_lines.values():
+                stations[cells[cells >= 0]] = True
+            near = distance_km(stations.reshape(self.grid.shape), self.grid.cell_size_m).ravel()
+            self._metro_near = near <= self.params.metro_access_km
+            self._metro_key = self.metro_extensions
+        return self._metro_near
+
+    def _travel(self) -> None:
+        """Commute modes and congested car times; congestion scales the commute households see.
+
+        See :mod:`metrosim.travel`. ``self.commute`` = generalised minutes to jobs at free flow
+        (``_surfaces``) times the congestion factor of the cell's zone.
+        """
+        hh = self.households
+        self.travel.set_network(self.land.urban, self.highway)
+        share = np.bincount(hh.group, minlength=N_GROUPS) / max(len(hh), 1)
+        self.commutes = self.travel.step(
+            self.land.occupancy, self._metro_access(), hh.cell, hh.group, share, self.rng
+        )
+        self.commute = self.commute_free * self.travel.commute_factor()
 
     def _cell_attributes(self) -> CellAttributes:
         return CellAttributes(
@@ -1097,25 +1155,32 @@ class MetroModel(mesa.Model):
         }
         for g in range(N_GROUPS):
             self.municipal[f"pop_q{g + 1}"] = by_commune_group[:, g] * persons
+        env_yearly, env_municipal = environment.measure(self)
+        self.yearly.update(env_yearly)
+        self.municipal.update(env_municipal)
 
 
 _MUNICIPAL_COLUMNS = (
-    "households",
-    "population",
-    "urban_area_ha",
-    "mean_rent",
-    "revenue_own",
-    "fcm_paid",
-    "fcm_received",
-    "budget",
-    "budget_per_capita",
-    "schools",
-    "clinics",
-    "park_ha",
-    "green_m2_per_person",
-    "density_cap",
-    "mayor_reelected",
-) + tuple(f"pop_q{g + 1}" for g in range(N_GROUPS))
+    (
+        "households",
+        "population",
+        "urban_area_ha",
+        "mean_rent",
+        "revenue_own",
+        "fcm_paid",
+        "fcm_received",
+        "budget",
+        "budget_per_capita",
+        "schools",
+        "clinics",
+        "park_ha",
+        "green_m2_per_person",
+        "density_cap",
+        "mayor_reelected",
+    )
+    + tuple(f"pop_q{g + 1}" for g in range(N_GROUPS))
+    + environment.MUNICIPAL_COLUMNS
+)
 
 
 def _ratio(x: np.ndarray) -> float:

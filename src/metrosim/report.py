@@ -26,7 +26,15 @@ from metrosim.land import LandUse
 __all__ = ["build_report", "write_report"]
 
 #: Outcomes plotted first, when present (then the other yearly outcomes up to a limit).
-_PREFERRED_COMMUNE = ("population", "mean_rent", "budget_per_capita", "green_m2_per_person")
+_PREFERRED_COMMUNE = (
+    "population",
+    "mean_rent",
+    "budget_per_capita",
+    "green_m2_per_person",
+    "commute_min",
+    "pm25_exposure_ugm3",
+    "farmland_converted_ha",
+)
 _MAX_SERIES = 12
 
 _LAND_USE = [  # code, label, colour

@@ -520,6 +520,333 @@ class Scenario:
         source="assumption: job accessibility computed between blocks of this size",
         doc="Block size of the coarse grid for the gravity accessibility.",
     )
+    # --- commuting, congestion (metrosim.travel) ----------------------------------------------
+    employment_rate: float = _p(
+        0.85,
+        unit="share",
+        section="travel",
+        low=0.0,
+        high=1.0,
+        source="assumption: share of households with a worker who commutes on a given day",
+        doc="Probability that a housed household has a commute in a year's draw.",
+    )
+    travel_zone_m: float = _p(
+        2000.0,
+        unit="m",
+        section="travel",
+        low=250.0,
+        high=20000.0,
+        source="assumption: resolution of the loaded car network (coarse zone grid)",
+        doc="Side of the square zones on which car trips are loaded and congestion computed.",
+    )
+    trip_decay_per_km: float = _p(
+        0.15,
+        unit="1/km",
+        section="travel",
+        low=0.0,
+        high=5.0,
+        source="assumption: gravity decay of work-trip destinations (Wilson 1967 form)",
+        doc="Decay of the weight of a job zone with the trip's road km.",
+    )
+    road_circuity: float = _p(
+        1.3,
+        unit="-",
+        section="travel",
+        low=1.0,
+        high=3.0,
+        source="Ballou, Rahardja & Sakai (2002), Transp. Res. A 36(9): road circuity factors about 1.2-1.4",
+        doc="Road km per straight-line km between zone centres.",
+    )
+    car_speed_urban_kmh: float = _p(
+        35.0,
+        unit="km/h",
+        section="travel",
+        low=1.0,
+        high=200.0,
+        source="assumption: free-flow car speed on urban streets and arterials",
+        doc="Free-flow car speed across urban land (congestion lowers it).",
+    )
+    car_terminal_min: float = _p(
+        5.0,
+        unit="min",
+        section="travel",
+        low=0.0,
+        high=60.0,
+        source="assumption: walking to and from the parked car",
+        doc="Minutes added to every car commute.",
+    )
+    pt_speed_bus_kmh: float = _p(
+        15.0,
+        unit="km/h",
+        section="travel",
+        low=1.0,
+        high=200.0,
+        source="assumption: door-to-door in-vehicle speed by bus (Red buses run at about 19 km/h; walking and transfers lower it)",
+        doc="Speed of a public-transport commute from a dwelling beyond reach of the metro.",
+    )
+    pt_speed_metro_kmh: float = _p(
+        25.0,
+        unit="km/h",
+        section="travel",
+        low=1.0,
+        high=200.0,
+        source="assumption: door-to-door speed of a commute with the metro (trains at 32 km/h, feeders slower)",
+        doc="Speed of a public-transport commute from a dwelling within metro_access_km of a station.",
+    )
+    pt_wait_min: float = _p(
+        10.0,
+        unit="min",
+        section="travel",
+        low=0.0,
+        high=120.0,
+        source="assumption: walking to the stop and waiting",
+        doc="Minutes added to every public-transport commute.",
+    )
+    active_speed_kmh: float = _p(
+        6.0,
+        unit="km/h",
+        section="travel",
+        low=1.0,
+        high=50.0,
+        source="assumption: mostly walking (5 km/h) with some cycling (15 km/h)",
+        doc="Speed of a commute on foot or by bicycle.",
+    )
+    mode_beta_time: float = _p(
+        -0.06,
+        unit="1/min",
+        section="travel",
+        low=-1.0,
+        high=0.0,
+        source="assumption: order of magnitude of time coefficients in mode-choice logits (Ortúzar & Willumsen 2011, ch. 7)",
+        doc="Utility of one minute of commute in the mode choice.",
+    )
+    out_of_vehicle_weight: float = _p(
+        2.0,
+        unit="-",
+        section="travel",
+        low=1.0,
+        high=5.0,
+        source="Wardman (2004), Transport Policy 11(4): walking and waiting time valued about 1.5-2 times in-vehicle time",
+        doc="Weight of a minute of walking, cycling or waiting relative to a minute in a vehicle.",
+    )
+    mode_beta_income_car: float = _p(
+        1.0,
+        unit="1/ln(CLP)",
+        section="travel",
+        low=0.0,
+        high=10.0,
+        source="assumption: car use rises with income (car ownership)",
+        doc="Car utility per unit of ln(income / median income).",
+    )
+    mode_beta_metro: float = _p(
+        0.5,
+        unit="-",
+        section="travel",
+        low=0.0,
+        high=10.0,
+        source="assumption: preference for rail beyond its speed (reliability, comfort)",
+        doc="Public-transport utility when a metro station is within metro_access_km.",
+    )
+    travel_iterations: int = _p(
+        2,
+        unit="-",
+        section="travel",
+        low=0,
+        high=50,
+        source="assumption: rounds of the method of successive averages per year (Sheffi 1985)",
+        doc="Rounds of mode choice and loading per year before the households' modes are drawn.",
+    )
+    peak_hour_share: float = _p(
+        0.4,
+        unit="share",
+        section="travel",
+        low=0.01,
+        high=1.0,
+        source="assumption: share of the morning commutes in the peak hour",
+        doc="Share of car commutes on the roads in the peak hour.",
+    )
+    road_capacity_urban_veh_h_km: float = _p(
+        4000.0,
+        unit="veh/h per km",
+        section="travel",
+        low=1.0,
+        high=100000.0,
+        source="assumption: arterials every ~500 m, two lanes each way at ~900 veh/h/lane with signals (HCM order)",
+        doc="Peak-hour cars that can cross one km of width of urban land.",
+    )
+    road_capacity_rural_veh_h_km: float = _p(
+        500.0,
+        unit="veh/h per km",
+        section="travel",
+        low=1.0,
+        high=100000.0,
+        source="assumption: sparse rural roads",
+        doc="Peak-hour cars that can cross one km of width of non-urban land.",
+    )
+    motorway_capacity_veh_h: float = _p(
+        12000.0,
+        unit="veh/h",
+        section="travel",
+        low=0.0,
+        high=100000.0,
+        source="Highway Capacity Manual (TRB 2010): about 2,000 veh/h per motorway lane; 3 lanes each way",
+        doc="Capacity added to a zone that a motorway (built or planned) crosses.",
+    )
+    bpr_alpha: float = _p(
+        0.15,
+        unit="-",
+        section="travel",
+        low=0.0,
+        high=10.0,
+        source="Bureau of Public Roads (1964), Traffic Assignment Manual",
+        doc="BPR volume-delay function: delay at capacity as a share of free-flow time.",
+    )
+    bpr_beta: float = _p(
+        4.0,
+        unit="-",
+        section="travel",
+        low=1.0,
+        high=10.0,
+        source="Bureau of Public Roads (1964), Traffic Assignment Manual",
+        doc="BPR volume-delay function: power of the volume/capacity ratio.",
+    )
+    working_days: float = _p(
+        240.0,
+        unit="days/yr",
+        section="travel",
+        low=1.0,
+        high=366.0,
+        source="assumption: working days a year (two commute trips a day)",
+        doc="Days a year on which commuters travel to work and back.",
+    )
+    car_charge_min: float = _p(
+        0.0,
+        unit="min",
+        section="travel",
+        low=0.0,
+        high=120.0,
+        source="policy lever: 0 = no charge (the 2019 situation the mode constants are calibrated to)",
+        doc="Road pricing or parking charge on car commutes, in minutes of commute time (0 = none).",
+        lever=True,
+    )
+    # --- environment (metrosim.environment) --------------------------------------------------
+    ef_pm25_g_km: float = _p(
+        0.015,
+        unit="g/veh-km",
+        section="environment",
+        low=0.0,
+        high=10.0,
+        source="EMEP/EEA Guidebook 2019, 1.A.3.b.i (exhaust, Euro 4-5 cars) + 1.A.3.b.vi-vii (tyre, brake, road wear ~0.011); fleet mix assumed",
+        doc="PM2.5 emitted per car-km, exhaust and wear.",
+    )
+    ef_nox_g_km: float = _p(
+        0.35,
+        unit="g/veh-km",
+        section="environment",
+        low=0.0,
+        high=100.0,
+        source="EMEP/EEA Guidebook 2019, 1.A.3.b.i Tier 2 (petrol Euro 4 ~0.06, diesel Euro 5 ~0.6 g/km); fleet mix assumed",
+        doc="NOx emitted per car-km.",
+    )
+    ef_co2_g_km: float = _p(
+        180.0,
+        unit="g/veh-km",
+        section="environment",
+        low=0.0,
+        high=10000.0,
+        source="assumption: fleet-average tailpipe CO2 of passenger cars (order of COPERT values)",
+        doc="CO2 emitted per car-km.",
+    )
+    mixing_height_m: float = _p(
+        500.0,
+        unit="m",
+        section="environment",
+        low=10.0,
+        high=5000.0,
+        source="assumption: within the 300-1000 m subsidence inversion over the basin (Rutllant & Garreaud 1995)",
+        doc="Height of the layer the basin's emissions mix into.",
+    )
+    wind_speed_ms: float = _p(
+        1.0,
+        unit="m/s",
+        section="environment",
+        low=0.1,
+        high=30.0,
+        source="assumption: weak winds of the enclosed basin (Rutllant & Garreaud 1995)",
+        doc="Mean wind speed ventilating the basin and the neighbourhoods.",
+    )
+    basin_width_km: float = _p(
+        30.0,
+        unit="km",
+        section="environment",
+        low=1.0,
+        high=500.0,
+        source="assumption: width of the Santiago basin across the wind",
+        doc="Cross-wind width of the box of the basin box model.",
+    )
+    dispersion_a: float = _p(
+        225.0,
+        unit="-",
+        section="environment",
+        low=0.0,
+        high=10000.0,
+        source="Gifford & Hanna (1973), Atmos. Environ. 7: C = A Q/u with A about 225 for particulates",
+        doc="Constant of the local area-source model.",
+    )
+    water_lpcd_low: float = _p(
+        250.0,
+        unit="l/person/day",
+        section="environment",
+        low=0.0,
+        high=2000.0,
+        source="assumption: detached houses with gardens irrigate (SISS reports far higher use in low-density high-income communes; figures not shipped)",
+        doc="Residential water use per person in low-density housing.",
+    )
+    water_lpcd_medium: float = _p(
+        170.0,
+        unit="l/person/day",
+        section="environment",
+        low=0.0,
+        high=2000.0,
+        source="assumption: medium-density housing, small gardens",
+        doc="Residential water use per person in medium-density housing.",
+    )
+    water_lpcd_high: float = _p(
+        130.0,
+        unit="l/person/day",
+        section="environment",
+        low=0.0,
+        high=2000.0,
+        source="assumption: apartments, no garden",
+        doc="Residential water use per person in high-density housing.",
+    )
+    water_lpcd_rural: float = _p(
+        150.0,
+        unit="l/person/day",
+        section="environment",
+        low=0.0,
+        high=2000.0,
+        source="assumption: scattered rural dwellings (mains water only)",
+        doc="Residential water use per person in dwellings on non-residential land.",
+    )
+    river_catchment_km2: float = _p(
+        300.0,
+        unit="km2",
+        section="environment",
+        low=1.0,
+        high=100000.0,
+        source="assumption: upstream area from which a DEM drainage line counts as a river (Mapocho, Maipo)",
+        doc="Upstream area above which a D8 drainage line of the DEM is a river.",
+    )
+    river_buffer_m: float = _p(
+        1000.0,
+        unit="m",
+        section="environment",
+        low=0.0,
+        high=20000.0,
+        source="assumption: riverside farmland band",
+        doc="Distance from a river within which converted farmland is counted as riverside.",
+    )
     coverage_school_m: float = _p(
         1000.0,
         unit="m",

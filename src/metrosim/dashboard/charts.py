@@ -43,6 +43,10 @@ HEADLINE = (
     "theil_h_between",
     "coverage_park_q1",
     "budget_per_capita_ratio_max_min",
+    "commute_time_min",
+    "congestion_index",
+    "pm25_exposure_ugm3",
+    "farmland_converted_total_ha",
 )
 PANE_COLOURS = {"A": "#1f77b4", "B": "#d62728"}
 _BAND_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")

@@ -60,6 +60,11 @@ _UI: dict[str, dict[str, str]] = {
         "en": "Mean distance to services (km)",
     },
     "layer_growth": {"es": "Crecimiento desde 2017", "en": "Growth since 2017"},
+    "layer_commute": {
+        "es": "Viaje al trabajo con congestión (min)",
+        "en": "Commute with congestion (min)",
+    },
+    "layer_pm25": {"es": "PM2,5 del tráfico (µg/m³)", "en": "Traffic PM2.5 (µg/m³)"},
     "growth_rural": {"es": "no urbano", "en": "not urban"},
     "growth_none": {"es": "urbano en 2017, sin cambio", "en": "urban in 2017, unchanged"},
     "growth_denser": {"es": "densificado", "en": "densified"},
@@ -207,6 +212,50 @@ METRICS: dict[str, dict[str, tuple[str, str]]] = {
             "How many times the budget per person of the richest commune exceeds the poorest's.",
         ),
     },
+    "commute_time_min": {
+        "es": (
+            "Tiempo de viaje al trabajo (min)",
+            "Minutos puerta a puerta, en promedio, del viaje al trabajo en el modo que cada "
+            "hogar eligió (auto, transporte público o a pie/bicicleta), con la congestión.",
+        ),
+        "en": (
+            "Commute time (min)",
+            "Door-to-door minutes of the trip to work in the mode each household chose (car, "
+            "public transport, on foot or by bicycle), congestion included.",
+        ),
+    },
+    "congestion_index": {
+        "es": (
+            "Índice de congestión",
+            "Cuánto más largo es un viaje en auto que con calles vacías (0,5 = 50 % más).",
+        ),
+        "en": (
+            "Congestion index",
+            "How much longer a car commute takes than on empty streets (0.5 = 50% longer).",
+        ),
+    },
+    "pm25_exposure_ugm3": {
+        "es": (
+            "PM2,5 del tráfico respirado (µg/m³)",
+            "Contaminación por partículas finas de los autos donde vive la gente, en promedio "
+            "por persona (solo el aporte de los viajes al trabajo).",
+        ),
+        "en": (
+            "Traffic PM2.5 breathed (µg/m³)",
+            "Fine-particle pollution from commuting cars where people live, averaged per "
+            "person (the commuting share only).",
+        ),
+    },
+    "farmland_converted_total_ha": {
+        "es": (
+            "Suelo agrícola urbanizado (ha)",
+            "Hectáreas de campo de 2017 que ya son ciudad.",
+        ),
+        "en": (
+            "Farmland urbanised (ha)",
+            "Hectares of the 2017 countryside that have become city.",
+        ),
+    },
 }
 
 #: Per-commune figures (keys of ``model.municipal``) with their label per language.
@@ -233,6 +282,21 @@ MUNICIPAL: dict[str, dict[str, str]] = {
     "fcm_paid": {"es": "Aportado al FCM (CLP/año)", "en": "Paid into the FCM (CLP/year)"},
     "pop_q1": {"es": "Población del quintil más pobre", "en": "Population of the poorest quintile"},
     "pop_q5": {"es": "Población del quintil más rico", "en": "Population of the richest quintile"},
+    "car_share": {"es": "Viajes al trabajo en auto (proporción)", "en": "Car commutes (share)"},
+    "commute_min": {"es": "Tiempo de viaje al trabajo (min)", "en": "Commute time (min)"},
+    "vehicle_km": {"es": "Vehículos-km al año (residentes)", "en": "Vehicle-km a year (residents)"},
+    "pm25_exposure_ugm3": {
+        "es": "PM2,5 del tráfico (µg/m³)",
+        "en": "Traffic PM2.5 (µg/m³)",
+    },
+    "water_hm3": {
+        "es": "Consumo de agua residencial (hm³/año)",
+        "en": "Residential water (hm³/yr)",
+    },
+    "farmland_converted_ha": {
+        "es": "Suelo agrícola urbanizado desde 2017 (ha)",
+        "en": "Farmland urbanised since 2017 (ha)",
+    },
 }
 
 #: Levers known when this table was written; a newer lever shows its field name and the
@@ -325,6 +389,12 @@ _LEVERS: dict[str, dict[str, str]] = {
         "en": "Social-housing siting",
         "es_help": "Dónde construye el ministerio de vivienda: suelo más barato (least_cost) o "
         "suelo accesible cerca de empleos (accessible).",
+    },
+    "car_charge_min": {
+        "es": "Cobro al auto (min)",
+        "en": "Car charge (min)",
+        "es_help": "Tarificación vial o cobro de estacionamiento a los viajes al trabajo en "
+        "auto, en minutos de viaje equivalentes (0 = sin cobro).",
     },
 }
 

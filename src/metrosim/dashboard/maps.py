@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Map layers, in the order of the layer picker.
-LAYERS = ("land_use", "income", "rent", "service", "growth")
+LAYERS = ("land_use", "income", "rent", "service", "growth", "commute", "pm25")
 #: Largest number of cells a map shows along a side (more are thinned).
 MAX_SIDE = 150
 #: Margin around Gran Santiago's communes (m).
@@ -112,6 +112,16 @@ def layer_values(model, layer: str, start_capacity: np.ndarray | None = None) ->
         )
         z = np.where(urban & ~start, 3.0, np.where(urban & denser, 2.0, np.where(urban, 1.0, 0.0)))
         return np.where(inside, z, np.nan)
+    if layer == "commute":
+        commute = getattr(model, "commute", None)
+        if commute is None:
+            return np.full(inside.shape, np.nan)
+        return np.where(inside, commute, np.nan).astype(float)
+    if layer == "pm25":
+        conc = getattr(model, "pm25_traffic_zone", None)
+        if conc is None:
+            return np.full(inside.shape, np.nan)
+        return np.where(inside, conc[model.travel.zones.zone_of_cell], np.nan).astype(float)
     raise ValueError(f"unknown map layer {layer!r}; layers: {', '.join(LAYERS)}")
 
 
@@ -297,7 +307,7 @@ def map_figure(
             **heat,
             zmin=lo,
             zmax=hi,
-            colorscale="Viridis_r" if layer == "service" else "Viridis",
+            colorscale="Viridis_r" if layer in ("service", "commute", "pm25") else "Viridis",
             colorbar=dict(len=0.9),
         )
         trace.hovertemplate = "%{text}<br>" + t("hover_value", lang) + ": %{z:,.3g}<extra></extra>"

@@ -46,6 +46,10 @@ HEADLINE = (
     "dissimilarity_q1_q5",
     "coverage_park_q1",
     "budget_per_capita_ratio_max_min",
+    "commute_time_min",
+    "congestion_index",
+    "pm25_exposure_ugm3",
+    "farmland_converted_total_ha",
 )
 
 

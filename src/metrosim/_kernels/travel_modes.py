@@ -1,0 +1,485 @@
+"""Travel kernels (numba): trip-path incidence on the zone grid, loads, mode logit, draws.
+
+Private and unchecked: every argument is assumed valid. The public entry points and the
+modelling rationale (with references) are in :mod:`metrosim.travel`.
+
+Layout: zones are the blocks of a coarse (zy, zx) grid, flat index ``z = row * zx + col``.
+The incidence matrix ``M`` is in compressed-row form over (origin zone, trip-length band):
+``M[o * K + b, z]`` is the expected car-km driven inside zone ``z`` by one trip of band ``b``
+from ``o`` (destinations by the gravity rule, path = the straight line between zone centres,
+lengths times the circuity factor).
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _walk(o, d, zx, side_km, circuity, p, row, touched, n_touched):
+    """Add ``p`` x the km of the line o -> d inside each zone to ``row``; return n_touched."""
+    oy, ox = o // zx, o % zx
+    dy, dx = d // zx, d % zx
+    ddy = float(dy - oy)
+    ddx = float(dx - ox)
+    span = max(abs(ddy), abs(ddx))
+    if span == 0.0:
+        # intra-zone trip: mean distance between two random points of a square, 0.5214 L
+        km = 0.5214 * side_km * circuity
+        if row[o] == 0.0:
+            touched[n_touched] = o
+            n_touched += 1
+        row[o] += p * km
+        return n_touched
+    km = np.sqrt(ddy * ddy + ddx * ddx) * side_km * circuity
+    n = int(3.0 * span) + 1
+    seg = km / n
+    for s in range(n):
+        f = (s + 0.5) / n
+        zy = int(np.floor(oy + 0.5 + f * ddy))
+        zxx = int(np.floor(ox + 0.5 + f * ddx))
+        z = zy * zx + zxx
+        if row[z] == 0.0:
+            touched[n_touched] = z
+            n_touched += 1
+        row[z] += p * seg
+    return n_touched
+
+
+@njit(cache=True)
+def incidence(
+    origins, dests, jobs, zx, n_zones, side_km, circuity, decay_per_km, min_share, band_edges
+):
+    """Rows of ``M`` for each (origin, trip-length band), with the bands' shares and mean km.
+
+    Destination shares ``P(d | o) ∝ J_d exp(-decay * km_od)``; shares below ``min_share`` are
+    dropped and the rest renormalised. Band ``b`` holds the destinations with
+    ``band_edges[b] <= km < band_edges[b + 1]``; row ``i * K + b`` is the incidence of one trip
+    of band ``b`` from ``origins[i]`` (empty when the band has no destination).
+
+    Returns
+    -------
+    indptr, indices, data : CSR arrays of ``M``
+    band_share, band_km : float64[len(origins), K]
+    """
+    n_o = origins.size
+    n_d = dests.size
+    n_b = band_edges.size - 1
+    w = np.empty(n_d)
+    km = np.empty(n_d)
+    band = np.empty(n_d, dtype=np.int64)
+    row = np.zeros(n_zones)
+    touched = np.empty(n_zones, dtype=np.int64)
+    counts = np.zeros(n_o * n_b + 1, dtype=np.int64)
+    band_share = np.zeros((n_o, n_b))
+    band_km = np.zeros((n_o, n_b))
+    indices = np.empty(0, dtype=np.int64)
+    data = np.empty(0)
+    for pas in range(2):  # pass 0 sizes the rows, pass 1 fills them
+        if pas == 1:
+            for i in range(n_o * n_b):
+                counts[i + 1] += counts[i]
+            indices = np.empty(counts[n_o * n_b], dtype=np.int64)
+            data = np.empty(counts[n_o * n_b])
+        for i in range(n_o):
+            o = origins[i]
+            oy, ox = o // zx, o % zx
+            tot = 0.0
+            for j in range(n_d):
+                d = dests[j]
+                dy = float(d // zx - oy)
+                dx = float(d % zx - ox)
+                if dy == 0.0 and dx == 0.0:
+                    km[j] = 0.5214 * side_km * circuity
+                else:
+                    km[j] = np.sqrt(dy * dy + dx * dx) * side_km * circuity
+                w[j] = jobs[j] * np.exp(-decay_per_km * km[j])
+                tot += w[j]
+                b = n_b - 1
+                for e in range(1, n_b):
+                    if km[j] < band_edges[e]:
+                        b = e - 1
+                        break
+                band[j] = b
+            if tot <= 0.0:
+                continue
+            kept = 0.0
+            for j in range(n_d):
+                w[j] /= tot
+                if w[j] < min_share:
+                    w[j] = 0.0
+                kept += w[j]
+            for b in range(n_b):
+                pb = 0.0
+                mk = 0.0
+                for j in range(n_d):
+                    if band[j] == b and w[j] > 0.0:
+                        pb += w[j]
+                        mk += w[j] * km[j]
+                if pb <= 0.0:
+                    continue
+                band_share[i, b] = pb / kept
+                band_km[i, b] = mk / pb
+                n_t = 0
+                for j in range(n_d):
+                    if band[j] == b and w[j] > 0.0:
+                        n_t = _walk(
+                            o, dests[j], zx, side_km, circuity, w[j] / pb, row, touched, n_t
+                        )
+                r = i * n_b + b
+                if pas == 0:
+                    counts[r + 1] = n_t
+                else:
+                    start = counts[r]
+                    idx = np.sort(touched[:n_t])
+                    for q in range(n_t):
+                        indices[start + q] = idx[q]
+                        data[start + q] = row[idx[q]]
+                for q in range(n_t):
+                    row[touched[q]] = 0.0
+    return counts, indices, data, band_share, band_km
+
+
+@njit(cache=True)
+def row_dot(indptr, indices, data, rows, x):
+    """``(M @ x)[rows]`` for CSR ``M``."""
+    out = np.zeros(rows.size)
+    for i in range(rows.size):
+        r = rows[i]
+        s = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            s += data[k] * x[indices[k]]
+        out[i] = s
+    return out
+
+
+@njit(cache=True)
+def row_scatter(indptr, indices, data, rows, w, n_zones):
+    """``M[rows].T @ w``: the car-km per zone of ``w[i]`` trips from each row ``rows[i]``."""
+    out = np.zeros(n_zones)
+    for i in range(rows.size):
+        r = rows[i]
+        wi = w[i]
+        if wi == 0.0:
+            continue
+        for k in range(indptr[r], indptr[r + 1]):
+            out[indices[k]] += data[k] * wi
+    return out
+
+
+@njit(cache=True)
+def mode_probabilities(asc, times, income_term, metro, b_time, b_metro):
+    """Multinomial logit shares of (car, public transport, active) for each cell and group.
+
+    ``asc``: (n, 3) constants of each cell's commune; ``times``: (n, 3) minutes;
+    ``income_term``: (G,) car utility of each income group; ``metro``: (n,) 1 within reach
+    of a station. Returns (n, G, 3).
+    """
+    n = times.shape[0]
+    g_n = income_term.size
+    out = np.empty((n, g_n, 3))
+    for i in range(n):
+        v_car0 = asc[i, 0] + b_time * times[i, 0]
+        v_pt = asc[i, 1] + b_time * times[i, 1] + b_metro * metro[i]
+        v_act = asc[i, 2] + b_time * times[i, 2]
+        for g in range(g_n):
+            v_car = v_car0 + income_term[g]
+            m = max(v_car, max(v_pt, v_act))
+            e0 = np.exp(v_car - m)
+            e1 = np.exp(v_pt - m)
+            e2 = np.exp(v_act - m)
+            s = e0 + e1 + e2
+            out[i, g, 0] = e0 / s
+            out[i, g, 1] = e1 / s
+            out[i, g, 2] = e2 / s
+    return out
+
+
+@njit(cache=True)
+def commune_mode_sums(probs, occ, share, commune, n_communes):
+    """Expected commutes by (commune, mode): sum over units, bands and groups."""
+    n, n_b, n_g, _ = probs.shape
+    out = np.zeros((n_communes, 3))
+    for i in range(n):
+        c = commune[i]
+        for b in range(n_b):
+            sb = share[i, b]
+            if sb == 0.0:
+                continue
+            for g in range(n_g):
+                w = occ[i, g] * sb
+                if w == 0.0:
+                    continue
+                for m in range(3):
+                    out[c, m] += w * probs[i, b, g, m]
+    return out
+
+
+@njit(cache=True)
+def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u):
+    """Each housed household: employed with ``employment_rate``, a trip band, then a mode.
+
+    ``hh_row``: row of the household's cell (-1 = unhoused: no commute); ``band_share``
+    (n_cells, K); ``probs`` (n_cells, K, G, 3). One uniform ``u`` per household decides all
+    three in turn: employed if ``u < rate``; then ``u / rate`` (uniform given employment)
+    picks the band by inversion, and its position within the band's interval, rescaled to
+    (0, 1), picks the mode. Returns (mode int8, band int8): mode -1 no commute, 0 car,
+    1 public transport, 2 active.
+    """
+    n = hh_row.size
+    n_b = band_share.shape[1]
+    mode = np.full(n, -1, dtype=np.int8)
+    band = np.full(n, -1, dtype=np.int8)
+    for h in range(n):
+        r = hh_row[h]
+        if r < 0 or u[h] >= employment_rate:
+            continue
+        v = u[h] / employment_rate
+        b = -1
+        lo = 0.0
+        acc = 0.0
+        for q in range(n_b):
+            if band_share[r, q] <= 0.0:
+                continue
+            b = q
+            lo = acc
+            acc += band_share[r, q]
+            if v < acc:
+                break
+        band[h] = b
+        w = (v - lo) / band_share[r, b]
+        g = hh_group[h]
+        p0 = probs[r, b, g, 0]
+        if w < p0:
+            mode[h] = 0
+        elif w < p0 + probs[r, b, g, 1]:
+            mode[h] = 1
+        else:
+            mode[h] = 2
+    return mode, band
+
+
+@njit(cache=True)
+def occupied_cells(occ):
+    """Indices of the rows of ``occ`` (n, G) with any household, ascending."""
+    n, n_g = occ.shape
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for c in range(n):
+        for g in range(n_g):
+            if occ[c, g] != 0:
+                out[k] = c
+                k += 1
+                break
+    return out[:k].copy()
+
+
+@njit(cache=True)
+def units_of_cells(occ, zone_of_cell, commune_of_cell, metro, n_communes, slot):
+    """Group occupied cells into units of equal (zone, commune, metro access).
+
+    Units are numbered in the order of their first cell. ``slot`` (n_zones * n_communes * 2,
+    all -1) is scratch space, left all -1 again. Returns (unit of each cell, -1 if empty; zone,
+    commune, metro flag of each unit; households by group of each unit).
+    """
+    n, n_g = occ.shape
+    unit = np.full(n, -1, dtype=np.int64)
+    u_zone = np.empty(n, dtype=np.int64)
+    u_com = np.empty(n, dtype=np.int64)
+    u_met = np.empty(n, dtype=np.int64)
+    n_u = 0
+    for c in range(n):
+        tot = 0
+        for g in range(n_g):
+            tot += occ[c, g]
+        if tot == 0:
+            continue
+        m = 1 if metro[c] else 0
+        key = (zone_of_cell[c] * n_communes + commune_of_cell[c]) * 2 + m
+        u = slot[key]
+        if u < 0:
+            u = n_u
+            slot[key] = u
+            u_zone[u] = zone_of_cell[c]
+            u_com[u] = commune_of_cell[c]
+            u_met[u] = m
+            n_u += 1
+        unit[c] = u
+    for u in range(n_u):
+        slot[(u_zone[u] * n_communes + u_com[u]) * 2 + u_met[u]] = -1
+    u_occ = np.zeros((n_u, n_g))
+    for c in range(n):
+        u = unit[c]
+        if u >= 0:
+            for g in range(n_g):
+                u_occ[u, g] += occ[c, g]
+    return unit, u_zone[:n_u].copy(), u_com[:n_u].copy(), u_met[:n_u].copy(), u_occ
+
+
+@njit(cache=True)
+def commute_details(hh_row, mode, band, times, unit_km, unit_pos, n_pos):
+    """Minutes and km of each household's commute, and the car trips of each (zone, band).
+
+    ``times`` (n_units, K, 3), ``unit_km`` (n_units, K), ``unit_pos`` zone position of each unit.
+    Returns (minutes, km) per household (nan without a commute) and car trips (n_pos * K).
+    """
+    n = hh_row.size
+    n_b = unit_km.shape[1]
+    minutes = np.full(n, np.nan)
+    km = np.full(n, np.nan)
+    trips = np.zeros(n_pos * n_b)
+    for h in range(n):
+        m = mode[h]
+        if m < 0:
+            continue
+        r = hh_row[h]
+        b = band[h]
+        minutes[h] = times[r, b, m]
+        km[h] = unit_km[r, b]
+        if m == 0:
+            trips[unit_pos[r] * n_b + b] += 1.0
+    return minutes, km, trips
+
+
+@njit(cache=True)
+def household_sums(cell, commune_of_cell, group, mode, minutes, km, n_communes, n_groups, long_min):
+    """Per-commune and per-group sums over the commuting households, in one pass.
+
+    ``cell`` of each household (-1 unhoused). Returns (by_commune (n_c, 5): commuters, car,
+    public transport, minutes, car km; by_group (G, 2): commuters, minutes; long commutes).
+    """
+    by_c = np.zeros((n_communes, 5))
+    by_g = np.zeros((n_groups, 2))
+    n_long = 0
+    for h in range(mode.size):
+        m = mode[h]
+        if m < 0:
+            continue
+        t = minutes[h]
+        if t > long_min:
+            n_long += 1
+        g = group[h]
+        by_g[g, 0] += 1.0
+        by_g[g, 1] += t
+        if cell[h] < 0:
+            continue
+        c = commune_of_cell[cell[h]]
+        if c < 0:
+            continue
+        by_c[c, 0] += 1.0
+        by_c[c, 3] += t
+        if m == 0:
+            by_c[c, 1] += 1.0
+            by_c[c, 4] += km[h]
+        elif m == 1:
+            by_c[c, 2] += 1.0
+    return by_c, by_g, n_long
+
+
+@njit(cache=True)
+def priority_flood_d8(elev, nodata):
+    """Receivers and processing order of a D8 drainage tree with depressions filled.
+
+    Priority-flood from the grid edges and no-data cells (Barnes, Lehman & Mulla 2014): each
+    cell drains to the neighbour it was reached from, so pits and flats drain too. ``elev``
+    (ny, nx) float64, ``nodata`` bool mask. Returns (receiver int64[n], order int64[k]): the
+    flood order of valid cells (upstream cells come later).
+    """
+    ny, nx = elev.shape
+    n = ny * nx
+    recv = np.full(n, -1, dtype=np.int64)
+    seen = np.zeros(n, dtype=np.bool_)
+    order = np.empty(n, dtype=np.int64)
+    n_ord = 0
+    # binary heap of (key, tie, cell)
+    hk = np.empty(n, dtype=np.float64)
+    ht = np.empty(n, dtype=np.int64)
+    hc = np.empty(n, dtype=np.int64)
+    size = 0
+    tie = 0
+    flat = elev.ravel()
+    nd = nodata.ravel()
+    for c in range(n):
+        r, q = c // nx, c % nx
+        if nd[c]:
+            seen[c] = True
+            continue
+        edge = r == 0 or q == 0 or r == ny - 1 or q == nx - 1
+        if not edge:
+            for dr in (-1, 0, 1):
+                for dq in (-1, 0, 1):
+                    rr, qq = r + dr, q + dq
+                    if nd[rr * nx + qq]:
+                        edge = True
+        if edge:
+            seen[c] = True
+            # push
+            i = size
+            size += 1
+            hk[i], ht[i], hc[i] = flat[c], tie, c
+            tie += 1
+            while i > 0:
+                p = (i - 1) // 2
+                if hk[p] < hk[i] or (hk[p] == hk[i] and ht[p] < ht[i]):
+                    break
+                hk[p], hk[i] = hk[i], hk[p]
+                ht[p], ht[i] = ht[i], ht[p]
+                hc[p], hc[i] = hc[i], hc[p]
+                i = p
+    while size > 0:
+        c = hc[0]
+        key = hk[0]
+        size -= 1
+        hk[0], ht[0], hc[0] = hk[size], ht[size], hc[size]
+        i = 0
+        while True:
+            a = 2 * i + 1
+            b = a + 1
+            m = i
+            if a < size and (hk[a] < hk[m] or (hk[a] == hk[m] and ht[a] < ht[m])):
+                m = a
+            if b < size and (hk[b] < hk[m] or (hk[b] == hk[m] and ht[b] < ht[m])):
+                m = b
+            if m == i:
+                break
+            hk[m], hk[i] = hk[i], hk[m]
+            ht[m], ht[i] = ht[i], ht[m]
+            hc[m], hc[i] = hc[i], hc[m]
+            i = m
+        order[n_ord] = c
+        n_ord += 1
+        r, q = c // nx, c % nx
+        for dr in (-1, 0, 1):
+            for dq in (-1, 0, 1):
+                rr, qq = r + dr, q + dq
+                if rr < 0 or qq < 0 or rr >= ny or qq >= nx:
+                    continue
+                nb = rr * nx + qq
+                if seen[nb]:
+                    continue
+                seen[nb] = True
+                recv[nb] = c
+                i = size
+                size += 1
+                hk[i], ht[i], hc[i] = max(flat[nb], key), tie, nb
+                tie += 1
+                while i > 0:
+                    p = (i - 1) // 2
+                    if hk[p] < hk[i] or (hk[p] == hk[i] and ht[p] < ht[i]):
+                        break
+                    hk[p], hk[i] = hk[i], hk[p]
+                    ht[p], ht[i] = ht[i], ht[p]
+                    hc[p], hc[i] = hc[i], hc[p]
+                    i = p
+    return recv, order[:n_ord]
+
+
+@njit(cache=True)
+def accumulate(recv, order, area):
+    """Upstream area of every cell: each cell's area plus all that drains through it."""
+    acc = area.copy()
+    for k in range(order.size - 1, -1, -1):
+        c = order[k]
+        r = recv[c]
+        if r >= 0:
+            acc[r] += acc[c]
+    return acc
