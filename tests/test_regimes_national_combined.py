@@ -340,3 +340,18 @@ def test_run_prints_who_joins(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "combined authority:" in out and "members" in out
+
+
+@pytest.mark.parametrize("preset", ["national_master_plan", "combined_authority"])
+def test_dashboard_can_pick_the_new_presets(preset):
+    from metrosim.dashboard.i18n import lever_label
+    from metrosim.dashboard.state import Pane, lever_controls
+
+    pane = Pane("A", "fragmented", seed=1, cell_size_m=2000.0, scale=50)
+    pane.set_regime(preset)
+    assert pane.scenario.name == preset
+    pane.step()
+    assert pane.year == 2018
+    names = {c.name for c in lever_controls()}
+    assert {"greenbelt_width_km", "plan_scope", "combined_authority_share"} <= names
+    assert lever_label("greenbelt_width_km", "es") != "greenbelt_width_km"

@@ -179,17 +179,18 @@ def build_report(
 def membership_lines(municipal: pd.DataFrame) -> list[str]:
     """Who is in the combined authority: one line per scenario that has one.
 
-    For each scenario (one group if there is no ``scenario`` column), the members of the final
-    year with the share of seeds in which each is a member, the mean number of members in the
-    first and final year, and the communes that joined or left during the run in some seed.
-    Empty when no commune was ever a member.
+    For each scenario (one group if there is no ``scenario`` column): the mean number of
+    members over seeds in the first year with decisions (the founders; the table's first year
+    is the initial state, before any decision) and in the final year, the members of the final
+    year with the share of seeds in which each is a member, and the communes that joined or
+    left after the founding year in some seed. Empty when no commune was ever a member.
 
     Examples
     --------
-    >>> df = pd.DataFrame({"year": [1, 1, 2, 2], "cut": [1, 2, 1, 2], "name": ["A", "B"] * 2,
-    ...                    "combined_authority_member": [1.0, 0.0, 1.0, 1.0]})
+    >>> df = pd.DataFrame({"year": [0, 0, 1, 1, 2, 2], "cut": [1, 2] * 3, "name": ["A", "B"] * 3,
+    ...                    "combined_authority_member": [0.0, 0.0, 1.0, 0.0, 1.0, 1.0]})
     >>> membership_lines(df)[0]
-    'combined authority: 1 -> 2 members (first -> final year); final year: A, B; joined: B'
+    'combined authority: 1 founding members in 1, 2 in 2; final year: A, B; joined later: B'
     """
     col = "combined_authority_member"
     if col not in municipal.columns or not (municipal[col] > 0).any():
@@ -204,24 +205,27 @@ def membership_lines(municipal: pd.DataFrame) -> list[str]:
         if not (sub[col] > 0).any():
             continue
         seeds = sub["seed"].nunique()
-        y0, y1 = sub["year"].min(), sub["year"].max()
+        years = sorted(sub["year"].unique())
+        first = years[1] if len(years) > 1 else years[0]
         counts = sub.groupby(["year", "seed"])[col].sum().groupby("year").mean()
-        final = sub[sub["year"] == y1].groupby("name", sort=False)[col].mean()
+        final = sub[sub["year"] == years[-1]].groupby("name", sort=False)[col].mean()
         final = final[final > 0].sort_values(ascending=False, kind="stable")
         names = ", ".join(
             n if seeds == 1 or share == 1 else f"{n} ({share:.0%})" for n, share in final.items()
         )
-        wide = sub.pivot_table(index=["seed", "name"], columns="year", values=col)
+        wide = sub[sub["year"] >= first].pivot_table(
+            index=["seed", "name"], columns="year", values=col
+        )
         change = wide.diff(axis=1).iloc[:, 1:]
         joined = sorted({n for (_, n), v in change.max(axis=1).items() if v > 0})
         left = sorted({n for (_, n), v in change.min(axis=1).items() if v < 0})
-        label = f"{scenario}: " if scenario else ""
+        label = f"combined authority ({scenario})" if scenario else "combined authority"
         text = (
-            f"{label}combined authority: {counts.loc[y0]:.3g} -> {counts.loc[y1]:.3g} members "
-            f"(first -> final year); final year: {names or 'none'}"
+            f"{label}: {counts.loc[first]:.3g} founding members in {first}, "
+            f"{counts.loc[years[-1]]:.3g} in {years[-1]}; final year: {names or 'none'}"
         )
         if joined:
-            text += "; joined: " + ", ".join(joined)
+            text += "; joined later: " + ", ".join(joined)
         if left:
             text += "; left: " + ", ".join(left)
         lines.append(text)
