@@ -948,8 +948,9 @@ class Scenario:
         high=30.0,
         lever=True,
         source=(
-            "lever; Seoul's 1971 Development Restriction Zone was a ring 2-10 km wide around "
-            "the built-up area (Bae & Jun 2003, doi:10.1177/0739456X03022004004; Kim & Choe 1997)"
+            "lever; Seoul's 1971 Development Restriction Zone was a ring up to about 10 km wide "
+            "around the city (Bengston & Youn 2006, Ecology and Society 11(1) 3; Bae & Jun 2003, "
+            "doi:10.1177/0739456X03022004004)"
         ),
         doc=(
             "Width of a greenbelt: a ring of protected land just outside INE's 2017 urban limit "
@@ -998,7 +999,7 @@ class Scenario:
         lever=True,
         source=(
             "lever; devolution deals give a combined authority a central investment fund "
-            "(Greater Manchester: GBP 30m a year for 30 years; Sandford 2017)"
+            "(Greater Manchester Agreement 2014: GBP 30m a year for 30 years; Sandford 2017)"
         ),
         doc="Central government money added each year to the combined authority's fund.",
     )

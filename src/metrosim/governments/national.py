@@ -2,10 +2,11 @@
 
 The Seoul model of metropolitan planning (Kim & Choe 1997; Bae & Jun 2003): the national
 government drew the Capital Region's plan and in 1971 designated a Development Restriction Zone
-(the greenbelt), a ring of land 2-10 km wide around the built-up area of Seoul where building
-was forbidden, enforced by the central government rather than by the local authorities. The
-belt held the city's edge for decades; growth leapt over it to satellite cities and, from 1989,
-to the national government's new towns beyond it (Bae & Jun 2003).
+(the greenbelt), a ring of land up to about 10 km wide, some 15 km from the centre of Seoul,
+where building was forbidden (Bengston & Youn 2006), enforced by the central government rather
+than by the local authorities. The belt held the city's edge for decades; growth leapt over it
+to satellite cities and, from 1989, to the national government's new towns beyond it (Bae & Jun
+2003).
 
 Pure functions over per-cell arrays; :class:`metrosim.model.MetroModel` calls them.
 
@@ -14,6 +15,8 @@ References
 Bae, C.-H. C., & Jun, M.-J. (2003). Counterfactual planning: what if there had been no
 greenbelt in Seoul? *Journal of Planning Education and Research* 22(4), 374-383.
 doi:10.1177/0739456X03022004004
+Bengston, D. N., & Youn, Y.-C. (2006). Urban containment policies and the protection of natural
+areas: the case of Seoul's greenbelt. *Ecology and Society* 11(1), 3.
 Kim, J., & Choe, S.-C. (1997). *Seoul: The Making of a Metropolis*. Chichester: Wiley.
 """
 
@@ -45,7 +48,7 @@ def greenbelt_cells(
     urban : ndarray of bool, 2-D
         Land already urban, which stays as it is (Seoul's belt kept existing villages).
     width_km : float
-        Width of the ring, >= 0 (Seoul's Development Restriction Zone: 2-10 km, Bae & Jun 2003).
+        Width of the ring, >= 0 (Seoul's Development Restriction Zone: up to about 10 km).
     cell_size_m : float
         Side of a cell.
 
