@@ -355,3 +355,14 @@ def test_dashboard_can_pick_the_new_presets(preset):
     names = {c.name for c in lever_controls()}
     assert {"greenbelt_width_km", "plan_scope", "combined_authority_share"} <= names
     assert lever_label("greenbelt_width_km", "es") != "greenbelt_width_km"
+
+
+def test_membership_is_reproducible_by_seed():
+    from metrosim.runner import run
+
+    s = CA.replace(combined_authority_share=0.2)
+    a, b = run(s, seed=9, years=2), run(s, seed=9, years=2)
+    np.testing.assert_array_equal(
+        a.municipal["combined_authority_member"], b.municipal["combined_authority_member"]
+    )
+    assert a.yearly.equals(b.yearly)
