@@ -260,10 +260,12 @@ def _rich_members(scenario, seed, years=3):
 @pytest.mark.parametrize("seed", replicate_seeds(5, 3))
 def test_rich_communes_leave_when_the_pool_costs_them_more(seed):
     cheap, counts = _rich_members(CA.replace(combined_authority_share=0.01), seed)
-    dear, _ = _rich_members(CA.replace(combined_authority_share=0.4), seed)
+    dear, dear_counts = _rich_members(CA.replace(combined_authority_share=0.4), seed)
     assert counts[0] > 0  # membership forms by the communes' own choice, from none
     assert cheap > dear
     assert dear == 0
+    # with the costly pool, members that joined early leave as poorer communes join after them
+    assert dear_counts[-1] < dear_counts[0]
 
 
 def test_membership_is_recorded_per_commune_and_year():
