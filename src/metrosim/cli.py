@@ -100,6 +100,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cols = [c for c in result.yearly.columns if c != "year"]
     for c in cols:
         print(f"  {c:<40} {last[c]:>16,.4g}")
+    from metrosim.report import membership_lines
+
+    for line in membership_lines(result.municipal):
+        print(line)
     print(f"wrote {out}/ (manifest.json, yearly.parquet, municipal.parquet, scenario.toml)")
     return 0
 
@@ -163,6 +167,9 @@ def _where(args: argparse.Namespace) -> tuple[dict, object | None]:
 
 #: Defaults of `metrosim compare` without --design: finishes in minutes on 2 cores.
 _COMPARE_DEFAULTS = {"seeds": 5, "years": 15, "scale": 20, "cell_size": 500.0}
+#: The regimes `metrosim compare` runs when none are named (the baseline first); other presets
+#: (e.g. national_master_plan, combined_authority) run when named.
+COMPARE_PRESETS = ("fragmented", "coordinated", "metropolitan_authority", "voluntary_associations")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -183,7 +190,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         for key, value in _COMPARE_DEFAULTS.items():
             if getattr(args, key) is None:
                 setattr(args, key, value)
-        names = args.scenarios or ["fragmented"] + [n for n in preset_names() if n != "fragmented"]
+        names = args.scenarios or [n for n in COMPARE_PRESETS if n in preset_names()]
         scenarios = [_resolve(args, n) for n in names]
         seeds, years = args.seeds, args.years
         default_out = Path("out") / "compare"
@@ -228,6 +235,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 f"  {r['scenario']:<26} {r['mean']:>12.4g} "
                 f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]  {diff}"
             )
+    if result.municipal is not None:
+        from metrosim.report import membership_lines
+
+        for line in membership_lines(result.municipal):
+            print(f"\n{line}")
     print(
         f"\nwrote {out}/ (runs.parquet, municipal.parquet, summary.csv, manifest.json, "
         "report.html, runs/)"
@@ -301,7 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
 
     c = sub.add_parser("compare", help="compare scenarios over common seeds (the main job)")
-    c.add_argument("scenarios", nargs="*", help="scenario files or presets (default: all presets)")
+    c.add_argument(
+        "scenarios",
+        nargs="*",
+        help=f"scenario files or presets (default: {', '.join(COMPARE_PRESETS)})",
+    )
     c.add_argument(
         "--design", help="a kind = 'compare' design file instead (e.g. experiments/headline)"
     )

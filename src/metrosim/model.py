@@ -32,7 +32,7 @@ from metrosim.accessibility import (
     metro_links,
 )
 from metrosim.data import load_city
-from metrosim.governments import fiscal
+from metrosim.governments import combined, fiscal
 from metrosim.governments.ministries import (
     DIRECTIONS,
     choose_corridor,
@@ -48,6 +48,7 @@ from metrosim.governments.municipal import (
     site_scores,
     zoning_update,
 )
+from metrosim.governments.national import greenbelt_cells, zoning_in_force
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
 from metrosim.land import LandState, LandUse, density_class, initial_land, row_sums
@@ -269,9 +270,26 @@ class MetroModel(mesa.Model):
         self.social_built = 0
         self.plan_vote_share = float("nan")
         self.plan_in_force = False
-        if s.growth_boundary != "none":
-            excluded = self._boundary_exclusion_share()
-            if s.competence_transfer == "negotiated":
+        # a national plan binds the ministries of the government that issues it
+        self.ministries_aligned = s.ministries_aligned or s.plan_authority == "national"
+        line = self.grid.urban_limit.ravel() | self.land.urban_start
+        self.greenbelt = greenbelt_cells(
+            line.reshape(self.grid.shape),
+            (self.commune_of_cell >= 0).reshape(self.grid.shape),
+            self.land.urban_start.reshape(self.grid.shape),
+            width_km=s.greenbelt_width_km,
+            cell_size_m=self.grid.cell_size_m,
+        )
+        self.ca_members = np.zeros(n, dtype=bool)  # combined authority members
+        self.ca_eligible = np.ones(n, dtype=bool)
+        if s.growth_boundary != "none" or self.greenbelt.any():
+            excluded_cells = self.greenbelt | (~line if s.growth_boundary != "none" else False)
+            excluded = self._boundary_exclusion_share(excluded_cells)
+            if s.plan_scope == "combined_authority":
+                # joining is the vote: a commune stays out of a joint plan it would refuse
+                self.ca_eligible = excluded < 0.5
+                adopt = True
+            elif s.competence_transfer == "negotiated" and s.plan_authority == "regional":
                 yes = excluded[self.city.in_core] < 0.5
                 self.plan_vote_share = float(yes.mean())
                 adopt = self.plan_vote_share >= s.committee_majority_land_use
@@ -281,19 +299,79 @@ class MetroModel(mesa.Model):
                 self.regional_government.apply_plan(
                     self.land, self.grid.urban_limit.ravel(), s.growth_boundary
                 )
+                self.land.plan_max_dw_ha[self.greenbelt] = 0.0
+                protect = self.greenbelt & (self.land.land_use == LandUse.AGRICULTURAL)
+                self.land.land_use[protect] = LandUse.PROTECTED
                 self.plan_in_force = True
+        self._plan_base = self.land.plan_max_dw_ha.copy()
+        if s.plan_scope == "combined_authority":
+            self._apply_plan_scope()
         self._term_start = None  # filled at the first measurement
         self._urban_prev = self.land.urban.copy()
 
-    def _boundary_exclusion_share(self) -> np.ndarray:
-        """Share of each commune's undeveloped developable land a boundary would exclude."""
+    def _boundary_exclusion_share(self, excluded: np.ndarray) -> np.ndarray:
+        """Share of each commune's undeveloped developable land a plan would exclude."""
         land = self.land
         free = land.developable & ~land.urban_start & (self.commune_of_cell >= 0)
-        out = free & ~self.grid.urban_limit.ravel()
+        out = free & excluded
         c = self.commune_of_cell
         tot = np.bincount(c[free], minlength=self.n_communes)
         exc = np.bincount(c[out], minlength=self.n_communes)
         return np.where(tot > 0, exc / np.maximum(tot, 1), 0.0)
+
+    def _plan_reach(self) -> np.ndarray:
+        """Cells where the plan's boundary and density floor apply (``plan_scope``)."""
+        if self.params.plan_scope == "combined_authority":
+            inside = self.commune_of_cell >= 0
+            return inside & self.ca_members[np.maximum(self.commune_of_cell, 0)]
+        return np.ones(self.commune_of_cell.size, dtype=bool)
+
+    def _apply_plan_scope(self) -> None:
+        """Put the plan in force in this year's combined authority members only."""
+        land = self.land
+        land.plan_max_dw_ha[:] = np.where(self._plan_reach(), self._plan_base, np.inf)
+        land.plan_max_dw_ha[self.greenbelt] = 0.0
+
+    def _combined_authority(
+        self, kept: np.ndarray, budget: np.ndarray, population: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Members review their membership, then pay into and draw from the fund.
+
+        Each commune, in an order drawn from ``model.rng``, joins or leaves by its expected net
+        gain over the mayor's horizon (``combined.review_membership``); members then pay
+        ``combined_authority_share`` of their own revenue and share the fund plus
+        ``combined_authority_grant`` by the members' rule (``combined.combined_transfer``).
+        """
+        s = self.params
+        n = self.n_communes
+        if s.combined_authority_share <= 0 and s.combined_authority_grant <= 0:
+            return np.zeros(n), np.zeros(n)
+        coverage = self._commune_coverage() if s.combined_authority_rule == "need" else None
+        years_left = s.election_cycle - ((self.year - START_YEAR - 1) % s.election_cycle)
+        revenue = np.maximum(kept, 0.0)
+        common = {
+            "grant": s.combined_authority_grant,
+            "rule": s.combined_authority_rule,
+            "population": population,
+            "coverage": coverage,
+        }
+        self.ca_members = combined.review_membership(
+            self.ca_members,
+            self.rng.permutation(n),
+            revenue=revenue,
+            budget=budget,
+            share=s.combined_authority_share,
+            horizon=combined.horizon_years(years_left, s.election_cycle, s.mayor_discount),
+            switch_cost=s.combined_authority_switch_cost,
+            eligible=self.ca_eligible,
+            **common,
+        )
+        if s.plan_scope == "combined_authority" and self.plan_in_force:
+            self._apply_plan_scope()
+        t = combined.combined_transfer(
+            revenue, s.combined_authority_share, self.ca_members, **common
+        )
+        return t.paid, t.received
 
     def _dwelling_value(self) -> np.ndarray:
         """Market value of a dwelling in each cell: capitalised current rent (CLP)."""
@@ -338,6 +416,8 @@ class MetroModel(mesa.Model):
         else:
             kept, paid, received = gross, np.zeros(n), np.zeros(n)
         budget = kept + received
+        ca_paid, ca_received = self._combined_authority(kept, budget, b.population)
+        budget = budget - ca_paid + ca_received
         assoc_paid = np.zeros(n)
         assoc_received = np.zeros(n)
         if self.association.any() and s.association_share > 0:
@@ -362,6 +442,8 @@ class MetroModel(mesa.Model):
             "fcm_received": received,
             "association_paid": assoc_paid,
             "association_received": assoc_received,
+            "combined_authority_paid": ca_paid,
+            "combined_authority_received": ca_received,
             "metro_fund_paid": metro_paid,
             "budget": budget,
             "budget_per_capita": budget / pop,
@@ -530,11 +612,12 @@ class MetroModel(mesa.Model):
             high=s.zoning_cap_max,
         )
         zoned = land.developable & inside
-        land.zoned_max_dw_ha[zoned] = self.density_cap[c[zoned]].astype(np.float32)
+        in_force = zoning_in_force(self.density_cap, s.zoning_cap_dw_ha, s.municipal_zoning_say)
+        land.zoned_max_dw_ha[zoned] = in_force[c[zoned]].astype(np.float32)
         if self.plan_in_force and s.plan_density_floor_dw_ha > 0:
             # the metropolitan plan obliges communes to permit at least this density inside
             # the boundary (a plan cascade: municipal plans must conform to the regional one)
-            floor = zoned & (land.plan_max_dw_ha > 0)
+            floor = zoned & (land.plan_max_dw_ha > 0) & self._plan_reach()
             land.zoned_max_dw_ha[floor] = np.maximum(
                 land.zoned_max_dw_ha[floor], np.float32(s.plan_density_floor_dw_ha)
             )
@@ -552,7 +635,7 @@ class MetroModel(mesa.Model):
             near_city = distance_km(land.urban.reshape(shape), g.cell_size_m).ravel() <= 2.0
             per_cell = max(1, int(s.social_housing_density * g.cell_area_ha / s.scale))
             inside = land.developable & (self.commune_of_cell >= 0)
-            if s.ministries_aligned:
+            if self.ministries_aligned:
                 # within the plan: greenfield inside the boundary, or added to residential
                 # cells whose cap in force leaves room for a project
                 room = land.effective_cap() * g.cell_area_ha / s.scale - land.capacity
@@ -595,7 +678,7 @@ class MetroModel(mesa.Model):
             origin = int(g.cell_of(np.array([x]), np.array([y]))[0])
             length = int(round(s.highway_length_km * 1000 / g.cell_size_m))
             band = max(1, int(round(2000 / g.cell_size_m)))
-            if s.ministries_aligned:
+            if self.ministries_aligned:
                 weight = land.occupied() * (land.plan_max_dw_ha > 0)
             else:
                 weight = (land.developable & ~land.urban).astype(float)
@@ -743,7 +826,7 @@ class MetroModel(mesa.Model):
             stations[cells[cells >= 0]] = True
         far = distance_km(stations.reshape(shape), g.cell_size_m).ravel() > s.metro_access_km
         hh = land.occupied() * far
-        if s.ministries_aligned and self.plan_in_force:
+        if self.ministries_aligned and self.plan_in_force:
             hh = hh * (land.plan_max_dw_ha > 0)
         r = max(1, int(round(s.metro_access_km * 1000 / g.cell_size_m)))
         gain = box_sum(hh.reshape(shape), r).ravel()
@@ -1000,9 +1083,7 @@ class MetroModel(mesa.Model):
         income[occupied] = (counts @ self.incomes) / counts.sum(axis=1)
         out["morans_i_income"] = metrics.morans_i(income.reshape(g.shape))
         limit = (
-            land.plan_max_dw_ha > 0
-            if self.plan_in_force
-            else g.urban_limit.ravel() | land.urban_start
+            self._plan_base > 0 if self.plan_in_force else g.urban_limit.ravel() | land.urban_start
         )
         sp = metrics.sprawl_metrics(
             urban.reshape(g.shape),
@@ -1124,6 +1205,10 @@ class MetroModel(mesa.Model):
                 "plan_in_force": float(self.plan_in_force),
                 "highways": len(self.highways_built),
                 "metro_extensions": self.metro_extensions,
+                "combined_authority_members": int(self.ca_members.sum()),
+                "combined_authority_fund": float(
+                    fin.get("combined_authority_received", np.zeros(1)).sum()
+                ),
             }
         )
         park_ha = (
@@ -1148,6 +1233,9 @@ class MetroModel(mesa.Model):
             "green_m2_per_person": park_ha * 1e4 / np.maximum(hh_commune * persons, 1.0),
             "density_cap": self.density_cap.copy(),
             "mayor_reelected": self.reelected.copy(),
+            "combined_authority_member": self.ca_members.astype(float),
+            "combined_authority_paid": fin.get("combined_authority_paid", nan),
+            "combined_authority_received": fin.get("combined_authority_received", nan),
             "households": hh_commune * s.scale,
             "population": hh_commune * persons,
             "urban_area_ha": urban_commune * cell_ha,
@@ -1177,6 +1265,9 @@ _MUNICIPAL_COLUMNS = (
         "green_m2_per_person",
         "density_cap",
         "mayor_reelected",
+        "combined_authority_member",
+        "combined_authority_paid",
+        "combined_authority_received",
     )
     + tuple(f"pop_q{g + 1}" for g in range(N_GROUPS))
     + environment.MUNICIPAL_COLUMNS

@@ -23,7 +23,7 @@ from scipy import stats
 from metrosim._atomic import atomic_write_text
 from metrosim.land import LandUse
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_report", "write_report", "membership_lines"]
 
 #: Outcomes plotted first, when present (then the other yearly outcomes up to a limit).
 _PREFERRED_COMMUNE = (
@@ -160,6 +160,14 @@ def build_report(
         )
         for col in commune_cols:
             parts.append(_div(_commune_figure(municipal, col, scenarios, colours, core)))
+    members = membership_lines(municipal)
+    if members:
+        parts.append("<h2>Combined authority membership</h2>")
+        parts.append(
+            "<p>Each commune decides every year whether to be a member (docs/odd.md 7.7.9); "
+            "shares in brackets are the share of seeds in which it is a member in the final "
+            "year.</p><ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in members) + "</ul>"
+        )
     parts.append("<h2>Summary, final year</h2>")
     parts.append(_summary_table(summary, baseline, HEADLINE))
     body = "\n".join(parts)
@@ -176,6 +184,62 @@ def build_report(
 
 
 # ------------------------------------------------------------------------------------------
+def membership_lines(municipal: pd.DataFrame) -> list[str]:
+    """Who is in the combined authority: one line per scenario that has one.
+
+    For each scenario (one group if there is no ``scenario`` column): the mean number of
+    members over seeds in the first year with decisions (the founders; the table's first year
+    is the initial state, before any decision) and in the final year, the members of the final
+    year with the share of seeds in which each is a member, and the communes that joined or
+    left after the founding year in some seed. Empty when no commune was ever a member.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"year": [0, 0, 1, 1, 2, 2], "cut": [1, 2] * 3, "name": ["A", "B"] * 3,
+    ...                    "combined_authority_member": [0.0, 0.0, 1.0, 0.0, 1.0, 1.0]})
+    >>> membership_lines(df)[0]
+    'combined authority: 1 founding members in 1, 2 in 2; final year: A, B; joined later: B'
+    """
+    col = "combined_authority_member"
+    if col not in municipal.columns or not (municipal[col] > 0).any():
+        return []
+    df = municipal.copy()
+    if "scenario" not in df.columns:
+        df["scenario"] = ""
+    if "seed" not in df.columns:
+        df["seed"] = 0
+    lines = []
+    for scenario, sub in df.groupby("scenario", sort=False):
+        if not (sub[col] > 0).any():
+            continue
+        seeds = sub["seed"].nunique()
+        years = sorted(sub["year"].unique())
+        first = years[1] if len(years) > 1 else years[0]
+        counts = sub.groupby(["year", "seed"])[col].sum().groupby("year").mean()
+        final = sub[sub["year"] == years[-1]].groupby("name", sort=False)[col].mean()
+        final = final[final > 0].sort_values(ascending=False, kind="stable")
+        names = ", ".join(
+            n if seeds == 1 or share == 1 else f"{n} ({share:.0%})" for n, share in final.items()
+        )
+        wide = sub[sub["year"] >= first].pivot_table(
+            index=["seed", "name"], columns="year", values=col
+        )
+        change = wide.diff(axis=1).iloc[:, 1:]
+        joined = sorted({n for (_, n), v in change.max(axis=1).items() if v > 0})
+        left = sorted({n for (_, n), v in change.min(axis=1).items() if v < 0})
+        label = f"combined authority ({scenario})" if scenario else "combined authority"
+        text = (
+            f"{label}: {counts.loc[first]:.3g} founding members in {first}, "
+            f"{counts.loc[years[-1]]:.3g} in {years[-1]}; final year: {names or 'none'}"
+        )
+        if joined:
+            text += "; joined later: " + ", ".join(joined)
+        if left:
+            text += "; left: " + ", ".join(left)
+        lines.append(text)
+    return lines
+
+
 def _div(fig: Any) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
 

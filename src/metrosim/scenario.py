@@ -1251,6 +1251,127 @@ class Scenario:
             "licences): above 1, more fiscal autonomy; below 1, more central funding."
         ),
     )
+    plan_authority: str = _p(
+        "regional",
+        unit="text",
+        section="governance",
+        choices=("regional", "national"),
+        lever=True,
+        source=(
+            "lever; regional = Ley 21.074 (the GORE's plan); national = a plan issued by the "
+            "national government by decree, as Seoul's Capital Region plans (Kim & Choe 1997)"
+        ),
+        doc=(
+            "Who issues the metropolitan plan: regional (adopted as competence_transfer says) "
+            "or national (imposed by decree without the mayors' vote, and the sectoral "
+            "ministries, answering to the same government, site their projects by it)."
+        ),
+    )
+    greenbelt_width_km: float = _p(
+        0.0,
+        unit="km",
+        section="governance",
+        low=0.0,
+        high=30.0,
+        lever=True,
+        source=(
+            "lever; Seoul's 1971 Development Restriction Zone was a ring up to about 10 km wide "
+            "around the city (Bengston & Youn 2006, Ecology and Society 11(1) 3; Bae & Jun 2003, "
+            "doi:10.1177/0739456X03022004004)"
+        ),
+        doc=(
+            "Width of a greenbelt: a ring of protected land just outside INE's 2017 urban limit "
+            "(the growth boundary's line) where nobody, developers or ministries, may build "
+            "(0 = none)."
+        ),
+    )
+    municipal_zoning_say: float = _p(
+        1.0,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=1.0,
+        lever=True,
+        source=(
+            "lever; 1 = today's Chilean rule (communes set their own plans, the PRC); Seoul's "
+            "densities were set by national plans (Kim & Choe 1997)"
+        ),
+        doc=(
+            "How much of its own density cap a commune can put in force: the cap in force is "
+            "zoning_cap_dw_ha ** (1 - say) * own cap ** say (0 = a national standard)."
+        ),
+    )
+    combined_authority_share: float = _p(
+        0.0,
+        unit="-",
+        section="governance",
+        low=0.0,
+        high=0.5,
+        lever=True,
+        source=(
+            "lever; English combined authorities are funded by levies on their constituent "
+            "councils and devolution deals (Sandford 2017)"
+        ),
+        doc=(
+            "Share of own revenue a member of the combined authority pays into its fund "
+            "(the authority exists when this or combined_authority_grant is above 0)."
+        ),
+    )
+    combined_authority_grant: float = _p(
+        0.0,
+        unit="CLP/year",
+        section="governance",
+        low=0.0,
+        high=10000000000000.0,
+        lever=True,
+        source=(
+            "lever; devolution deals give a combined authority a central investment fund "
+            "(Greater Manchester Agreement 2014: GBP 30m a year for 30 years; Sandford 2017)"
+        ),
+        doc="Central government money added each year to the combined authority's fund.",
+    )
+    combined_authority_rule: str = _p(
+        "per_capita",
+        unit="text",
+        section="governance",
+        choices=("per_capita", "need"),
+        lever=True,
+        source="lever; the members' rule for sharing the fund",
+        doc=(
+            "How the combined authority's fund is shared among members: per inhabitant, or by "
+            "need (residents without service coverage)."
+        ),
+    )
+    combined_authority_switch_cost: float = _p(
+        0.05,
+        unit="budget-years",
+        section="governance",
+        low=0.0,
+        high=10.0,
+        source=(
+            "assumption: transaction costs of joining or leaving (Feiock 2007, "
+            "doi:10.1111/j.1467-9906.2007.00322.x), as a share of one year's budget"
+        ),
+        doc=(
+            "A commune joins (leaves) the combined authority only when the expected gain "
+            "(loss) over the mayor's horizon exceeds this share of its yearly budget."
+        ),
+    )
+    plan_scope: str = _p(
+        "region",
+        unit="text",
+        section="governance",
+        choices=("region", "combined_authority"),
+        lever=True,
+        source=(
+            "lever; English combined authorities prepare joint spatial strategies for their "
+            "members only (Sandford 2017)"
+        ),
+        doc=(
+            "Where the metropolitan plan's growth boundary and density floor apply: the whole "
+            "region, or only the combined authority's members of the year."
+        ),
+    )
     # --- ministries ---------------------------------------------------------------------------
     social_housing_units: float = _p(
         8000.0,

@@ -396,6 +396,49 @@ _LEVERS: dict[str, dict[str, str]] = {
         "es_help": "Tarificación vial o cobro de estacionamiento a los viajes al trabajo en "
         "auto, en minutos de viaje equivalentes (0 = sin cobro).",
     },
+    "plan_authority": {
+        "es": "Autoridad del plan",
+        "en": "Authority of the plan",
+        "es_help": "Quién dicta el plan metropolitano: el gobierno regional (regional) o el "
+        "nacional por decreto (national), sin voto de los alcaldes y con los ministerios "
+        "alineados.",
+    },
+    "greenbelt_width_km": {
+        "es": "Cinturón verde (km de ancho)",
+        "en": "Greenbelt (km wide)",
+        "es_help": "Anillo de suelo protegido justo fuera del límite urbano 2017 donde nadie "
+        "puede construir, como el de Seúl de 1971 (0 = ninguno).",
+    },
+    "municipal_zoning_say": {
+        "es": "Control municipal de la zonificación",
+        "en": "Municipal say over zoning",
+        "es_help": "Cuánto de su propia densidad máxima pone en vigor cada comuna (0 = una "
+        "norma nacional, 1 = como hoy).",
+    },
+    "combined_authority_share": {
+        "es": "Autoridad combinada (parte de ingresos)",
+        "en": "Combined authority (share of revenue)",
+        "es_help": "Parte de los ingresos propios que cada comuna miembro aporta al fondo de "
+        "una autoridad combinada a la que las comunas eligen unirse cada año.",
+    },
+    "combined_authority_grant": {
+        "es": "Aporte central a la autoridad combinada (CLP/año)",
+        "en": "Central grant to the combined authority (CLP/year)",
+        "es_help": "Dinero del gobierno central que se suma cada año al fondo de la autoridad "
+        "combinada.",
+    },
+    "combined_authority_rule": {
+        "es": "Reparto del fondo de la autoridad combinada",
+        "en": "Sharing of the combined authority's fund",
+        "es_help": "Cómo se reparte el fondo entre miembros: por habitante (per_capita) o por "
+        "necesidad (need).",
+    },
+    "plan_scope": {
+        "es": "Alcance del plan",
+        "en": "Scope of the plan",
+        "es_help": "Dónde rigen el límite y la densidad mínima del plan: toda la región "
+        "(region) o solo las comunas miembros de la autoridad combinada.",
+    },
 }
 
 
