@@ -307,3 +307,24 @@ def test_prim_input_keeps_only_the_varied_fields_and_checks_cases():
         ema.prim(x, np.ones(20))
     with pytest.raises(ValueError, match="20 of 20 experiments are of interest"):
         ema.prim(x, np.ones(20, dtype=bool))
+
+
+@pytest.mark.slow
+def test_the_ema_prim_example_runs_and_writes_its_files(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "ema_prim" / "run.py"
+    spec = importlib.util.spec_from_file_location("ema_prim_run", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = ["--scenarios", "2", "--years", "1", "--cell-size", "2000", "--scale", "50"]
+    assert script.main([*args, "--workers", "1", "--out", str(tmp_path)]) == 0
+    for name in ("experiments.parquet", "outcomes.parquet", "prim.json", "report.txt"):
+        assert (tmp_path / name).is_file(), name
+    report = (tmp_path / "report.txt").read_text()
+    assert "4 experiments (2 LHS points x 2 growth-boundary values)" in report
+    assert "=== PRIM: unhoused share > 0.005" in report
+    outcomes = pd.read_parquet(tmp_path / "outcomes.parquet")
+    assert len(outcomes) == 4 and {"unhoused_share", "urban_growth_ha"} <= set(outcomes.columns)
+    assert report in capsys.readouterr().out

@@ -9,6 +9,11 @@ by hand: each lever and uncertainty is built from the :class:`~metrosim.scenario
 field's own metadata (type, range, choices, kind; ``docs/parameters.md``), so they cannot drift
 from the model.
 
+Parallel runs: ``ema_workbench.MultiprocessingEvaluator`` works with the ``spawn`` start method
+(``multiprocessing.set_start_method("spawn")`` in the script's ``__main__``). Under Linux's default
+``fork``, a process that has already run metrosim holds OpenMP threads of the numba kernels, and
+GNU OpenMP terminates every forked worker.
+
 This module needs the optional dependency ``ema_workbench`` (``pip install 'metrosim[ema]'``);
 ``import metrosim`` and ``import metrosim.experiments`` never import it.
 
