@@ -328,3 +328,17 @@ def test_the_ema_prim_example_runs_and_writes_its_files(tmp_path, capsys):
     outcomes = pd.read_parquet(tmp_path / "outcomes.parquet")
     assert len(outcomes) == 4 and {"unhoused_share", "urban_growth_ha"} <= set(outcomes.columns)
     assert report in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rng", [0, 1, 2])
+def test_box_limits_reads_numeric_and_categorical_restrictions(rng):
+    x = _synthetic_design(200, rng)
+    cases = (x["formation_rate"].to_numpy() > 0.02) & (x["growth_boundary"].to_numpy() == "none")
+    box = ema.prim(x, cases, peel_alpha=0.1).find_box()
+    limits = ema.box_limits(box)
+    assert set(limits.index) == {"formation_rate", "growth_boundary"}
+    assert limits.loc["growth_boundary", "values"] == ["none"]
+    assert limits.loc["formation_rate", "min"] == pytest.approx(0.02, abs=0.002)
+    assert 0.0 <= limits.loc["formation_rate", "qp_min"] < 0.01
+    # the first box of the trajectory restricts nothing
+    assert ema.box_limits(box, 0).empty

@@ -5,8 +5,9 @@ boundary lever, through ``ema_workbench.perform_experiments`` (metrosim's adapte
 ``metrosim.experiments.ema.ema_model``), then asks PRIM (Friedman & Fisher 1999; Bryant &
 Lempert 2010) which region of the input space holds the experiments where (a) more than
 ``--unhoused-share`` of households are unhoused in the final year and (b) the urban area grew most
-(top quarter). Writes ``experiments.parquet``, ``outcomes.parquet``, ``prim.json`` and
-``report.txt`` to ``--out`` (atomically) and prints the report.
+(top quarter). Writes ``experiments.parquet``, ``outcomes.parquet`` and ``run.json`` as soon as
+the runs are done, then ``prim.json`` and ``report.txt`` (all atomically), and prints the report;
+``--analyse-only`` redoes the analysis from the saved runs.
 
     PYTHONPATH=src .venv/bin/python experiments/ema_prim/run.py --out out/ema_prim
 """
@@ -38,7 +39,7 @@ from ema_workbench import (  # noqa: E402
 
 from metrosim._atomic import atomic_write_text  # noqa: E402
 from metrosim.experiments import ExperimentError  # noqa: E402
-from metrosim.experiments.ema import ema_model, prim  # noqa: E402
+from metrosim.experiments.ema import box_limits, ema_model, prim  # noqa: E402
 from metrosim.io import write_table  # noqa: E402
 
 #: Plausible ranges, inside each field's allowed range (docs/parameters.md), around the default.
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seeds the LHS and every run")
     ap.add_argument("--unhoused-share", type=float, default=0.005)
     ap.add_argument("--out", type=Path, default=Path("out/ema_prim"))
+    ap.add_argument(
+        "--analyse-only", action="store_true", help="redo the analysis from the saved runs"
+    )
     args = ap.parse_args(argv)
     try:
         model = ema_model(
@@ -79,34 +83,50 @@ def main(argv: list[str] | None = None) -> int:
     except ExperimentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    policies = [Sample(name=v, growth_boundary=v) for v in LEVER_VALUES]
-    t0 = time.perf_counter()
-    evaluator = (
-        SequentialEvaluator(model)
-        if args.workers <= 1
-        else MultiprocessingEvaluator(model, n_processes=args.workers)
-    )
-    with evaluator:
-        experiments, outcomes = perform_experiments(
-            model,
-            scenarios=args.scenarios,
-            policies=policies,
-            uncertainty_sampling_kwargs={"rng": args.seed},
-            evaluator=evaluator,
+    out = args.out
+    if args.analyse_only:
+        experiments = pd.read_parquet(out / "experiments.parquet")
+        table = pd.read_parquet(out / "outcomes.parquet")
+        run_info = json.loads((out / "run.json").read_text())
+    else:
+        policies = [Sample(name=v, growth_boundary=v) for v in LEVER_VALUES]
+        t0 = time.perf_counter()
+        evaluator = (
+            SequentialEvaluator(model)
+            if args.workers <= 1
+            else MultiprocessingEvaluator(model, n_processes=args.workers)
         )
-    wall = time.perf_counter() - t0
-
-    series = outcomes.pop("urban_area_ha_by_year")
-    table = pd.DataFrame(outcomes)
-    table["urban_growth_ha"] = series[:, -1] - series[:, 0]
-    table["unhoused_share"] = table["unhoused_households"] / table["households"]
+        with evaluator:
+            experiments, outcomes = perform_experiments(
+                model,
+                scenarios=args.scenarios,
+                policies=policies,
+                uncertainty_sampling_kwargs={"rng": args.seed},
+                evaluator=evaluator,
+            )
+        run_info = {
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "wall_time_s": round(time.perf_counter() - t0, 1),
+        }
+        series = outcomes.pop("urban_area_ha_by_year")
+        table = pd.DataFrame(outcomes)
+        table["urban_growth_ha"] = series[:, -1] - series[:, 0]
+        table["unhoused_share"] = table["unhoused_households"] / table["households"]
+        experiments = experiments.astype({c: str for c in ("growth_boundary", "policy", "model")})
+        experiments["scenario"] = experiments["scenario"].astype(str)
+        # the runs are saved before any analysis: --analyse-only redoes the analysis from them
+        write_table(experiments, out / "experiments.parquet")
+        write_table(table, out / "outcomes.parquet")
+        atomic_write_text(out / "run.json", json.dumps(run_info, indent=2) + "\n")
 
     text = io.StringIO()
     with redirect_stdout(text):
+        a = run_info["args"]
         print(
-            f"{len(experiments)} experiments ({args.scenarios} LHS points x {len(LEVER_VALUES)} "
-            f"growth-boundary values), {args.years} years, {args.cell_size:g} m cells, scale "
-            f"{args.scale}, seed {args.seed}: {wall:.0f} s with {max(args.workers, 1)} process(es)"
+            f"{len(experiments)} experiments ({a['scenarios']} LHS points x {len(LEVER_VALUES)} "
+            f"growth-boundary values), {a['years']} years, {float(a['cell_size']):g} m cells, "
+            f"scale {a['scale']}, seed {a['seed']}: {run_info['wall_time_s']:.0f} s with "
+            f"{max(int(a['workers']), 1)} process(es)"
         )
         print("\nFinal-year outcomes by lever value (mean, min, max):")
         summary = table.assign(growth_boundary=experiments["growth_boundary"].astype(str))
@@ -127,16 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             name: _discover(name, experiments, cases.to_numpy()) for name, cases in analyses.items()
         }
 
-    out = args.out
-    write_table(
-        experiments.astype({c: str for c in ("growth_boundary", "scenario", "policy", "model")}),
-        out / "experiments.parquet",
-    )
-    write_table(table, out / "outcomes.parquet")
     atomic_write_text(out / "prim.json", json.dumps(found, indent=2, default=str) + "\n")
     atomic_write_text(out / "report.txt", text.getvalue())
     print(text.getvalue(), end="")
-    print(f"wrote {out}/experiments.parquet, outcomes.parquet, prim.json, report.txt")
+    print(f"wrote {out}/experiments.parquet, outcomes.parquet, run.json, prim.json, report.txt")
     return 0
 
 
@@ -160,7 +174,8 @@ def _discover(name: str, experiments: pd.DataFrame, cases: np.ndarray) -> dict:
     ok = traj[traj["coverage"] >= 0.6]
     i = int(ok["density"].idxmax())
     box.select(i)
-    stats, limits = box.inspect(i, style="data")[0]
+    stats = traj.loc[i]
+    limits = box_limits(box, i)
     print(
         f"\nselected box {i}: coverage {stats['coverage']:.3f}, "
         f"density {stats['density']:.3f}, mass {stats['mass']:.3f}"
@@ -173,14 +188,20 @@ def _discover(name: str, experiments: pd.DataFrame, cases: np.ndarray) -> dict:
         "coverage": float(stats["coverage"]),
         "density": float(stats["density"]),
         "mass": float(stats["mass"]),
-        "limits": {str(u): [_plain(v) for v in limits.loc[u].iloc[:2]] for u in limits.index},
+        "limits": {
+            str(d): (
+                {"values": row["values"]}
+                if row["values"] is not None
+                else {"min": float(row["min"]), "max": float(row["max"])}
+            )
+            | {"qp_min": _num(row["qp_min"]), "qp_max": _num(row["qp_max"])}
+            for d, row in limits.iterrows()
+        },
     }
 
 
-def _plain(v):
-    if isinstance(v, set | frozenset):
-        return sorted(str(x) for x in v)
-    return float(v) if isinstance(v, np.floating | float | int) else str(v)
+def _num(v):
+    return None if v is None or np.isnan(v) else float(v)
 
 
 if __name__ == "__main__":

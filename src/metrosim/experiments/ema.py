@@ -81,6 +81,7 @@ __all__ = [
     "ema_model",
     "experiment_seed",
     "outcome_names",
+    "box_limits",
     "prim",
     "prim_input",
 ]
@@ -484,3 +485,45 @@ def prim(experiments: pd.DataFrame, cases: np.ndarray, **kwargs: Any) -> Any:
         # prim_input has removed that column already
         warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop")
         return _prim.Prim(prim_input(experiments), y.astype(int), **kwargs)
+
+
+def box_limits(box: Any, i: int | None = None) -> pd.DataFrame:
+    """The restricted dimensions of one box on a PRIM peeling trajectory.
+
+    ``PrimBox.inspect(style="data")`` of ema_workbench 3.0 fails under pandas 3 when a
+    categorical dimension (a lever such as ``growth_boundary``) is restricted; this reads the same
+    limits directly.
+
+    Parameters
+    ----------
+    box : ema_workbench.analysis.prim.PrimBox
+        As returned by ``Prim.find_box()``.
+    i : int, optional
+        Index on the peeling trajectory (default: the box's current selection).
+
+    Returns
+    -------
+    DataFrame
+        One row per restricted dimension: ``min`` and ``max`` for a number (None for a
+        category), ``values`` (the categories kept, sorted, or None for a number), and the
+        quasi-p values ``qp_min``, ``qp_max`` of the one-sided binomial test of each limit
+        (NaN where the limit is not restricted).
+    """
+    k = box._cur_box if i is None else int(i)
+    lims = box.box_lims[k]
+    init = box.prim.box_init
+    p_values = box.p_values[k] if k < len(box.p_values) else {}
+    rows = []
+    for dim in init.columns:
+        now, start = lims[dim].tolist(), init[dim].tolist()
+        if now == start:
+            continue
+        qp = [np.nan if q == -1 else float(q) for q in p_values.get(dim, [np.nan, np.nan])]
+        if isinstance(now[0], set | frozenset):
+            values = sorted(now[0], key=str)
+            rows.append({"dim": dim, "min": None, "max": None, "values": values})
+        else:
+            rows.append({"dim": dim, "min": now[0], "max": now[1], "values": None})
+        rows[-1].update(qp_min=qp[0], qp_max=qp[1])
+    columns = ["min", "max", "values", "qp_min", "qp_max"]
+    return pd.DataFrame(rows, columns=["dim", *columns]).set_index("dim")
