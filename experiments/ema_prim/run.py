@@ -36,6 +36,7 @@ from ema_workbench import (  # noqa: E402
     SequentialEvaluator,
     perform_experiments,
 )
+from scipy.stats import spearmanr  # noqa: E402
 
 from metrosim._atomic import atomic_write_text  # noqa: E402
 from metrosim.experiments import ExperimentError  # noqa: E402
@@ -135,6 +136,26 @@ def main(argv: list[str] | None = None) -> int:
             .agg(["mean", "min", "max"])
             .T.to_string(float_format=lambda v: f"{v:.4g}")
         )
+        paired = summary.assign(scenario=experiments["scenario"].astype(str)).pivot(
+            index="scenario", columns="growth_boundary", values="unhoused_share"
+        )
+        diff = paired[LEVER_VALUES[1]] - paired[LEVER_VALUES[0]]
+        print(
+            f"\nPaired by LHS point (same uncertainties, same seed): unhoused share with "
+            f"{LEVER_VALUES[1]} minus {LEVER_VALUES[0]}: mean {diff.mean():+.4f}, higher in "
+            f"{int((diff > 0).sum())} of {len(diff)} points"
+        )
+        print("\nSpearman rank correlation of each uncertainty with the unhoused share (p-value):")
+        for g in LEVER_VALUES:
+            part = summary[summary["growth_boundary"] == g]
+            if len(part) < 5 or part["unhoused_share"].nunique() < 2:
+                print(f"  {g}: too few distinct results")
+                continue
+            cells = []
+            for u in UNCERTAINTIES:
+                r = spearmanr(experiments.loc[part.index, u], part["unhoused_share"])
+                cells.append(f"{u} {r.statistic:+.2f} ({r.pvalue:.3f})")
+            print(f"  {g}: " + ", ".join(cells))
         analyses = {
             f"unhoused share > {args.unhoused_share:g}": (
                 table["unhoused_share"] > args.unhoused_share
