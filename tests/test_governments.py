@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from metrosim import MetroModel, Scenario, ScenarioError
 from metrosim.experiments import replicate_seeds
-from metrosim.governments.municipal import election, zoning_update
+from metrosim.governments.municipal import best_site_per_commune, election, zoning_update
 
 COARSE = Scenario(cell_size_m=1000.0, scale=50)
 
@@ -173,3 +174,23 @@ def test_plan_density_floor_binds_municipal_caps_inside_the_boundary_only():
     outside = land.developable & (land.plan_max_dw_ha == 0)
     assert (land.zoned_max_dw_ha[inside] >= 120.0).all()
     assert (land.effective_cap()[outside] == 0).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 300).flatmap(
+        lambda n: st.tuples(
+            hnp.arrays(np.float64, n, elements=st.sampled_from([-1.0, 0.0, 1.0, 2.0, np.nan])),
+            hnp.arrays(np.int16, n, elements=st.integers(-1, 5)),
+        )
+    )
+)
+def test_best_site_is_the_first_highest_positive_score_of_each_commune(data):
+    score, commune = data
+    got = best_site_per_commune(score, commune, 6)
+    for c in range(6):
+        ok = np.flatnonzero((commune == c) & (score > 0))
+        if ok.size == 0:
+            assert got[c] == -1
+        else:
+            assert got[c] == ok[np.argmax(score[ok])]  # argmax: first of the highest

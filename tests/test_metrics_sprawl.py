@@ -396,3 +396,17 @@ def test_lee_sallee_errors():
         lee_sallee(np.ones((2, 2), bool), np.ones((2, 3), bool))
     with pytest.raises(ValueError, match=r"a must be a 2-D boolean grid"):
         lee_sallee(np.ones(4, bool), np.ones(4, bool))
+
+
+@SETTINGS
+@given(
+    hnp.arrays(
+        bool,
+        st.tuples(st.integers(1, 25), st.integers(1, 25)),
+        elements=st.booleans(),
+    )
+)
+def test_fill_holes_by_labelling_equals_scipy(mask):
+    from metrosim.metrics.sprawl import _fill_holes
+
+    assert np.array_equal(_fill_holes(mask), binary_fill_holes(mask))

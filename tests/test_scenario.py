@@ -305,3 +305,57 @@ def test_parameter_table_has_every_field_once():
     page = parameter_table_markdown()
     for name in FIELDS:
         assert page.count(f"| `{name}` |") == 1, name
+
+
+# ------------------------------------------------------------------------------------------
+# include = "other.toml"
+def test_include_reads_the_other_file_first_and_the_including_file_wins(tmp_path):
+    sub = tmp_path / "cal"
+    sub.mkdir()
+    (sub / "calibrated.toml").write_text(
+        "[market]\ncost_per_density = 250000.0\nredevelopment_premium = 0.5\n"
+    )
+    (tmp_path / "extra.toml").write_text("[market]\nnatural_vacancy = 0.08\n")
+    (tmp_path / "preset.toml").write_text(
+        'include = ["cal/calibrated.toml", "extra.toml"]\n'
+        '[run]\nname = "mine"\n[market]\nredevelopment_premium = 2.0\n'
+    )
+    s = Scenario.load(tmp_path / "preset.toml")
+    assert s.name == "mine"
+    assert s.cost_per_density == 250000.0  # from the included file
+    assert s.natural_vacancy == 0.08  # from the second include
+    assert s.redevelopment_premium == 2.0  # the including file wins
+    assert s.scale == Scenario().scale  # untouched fields keep their defaults
+    # nested: relative to the file that includes, not to the working directory
+    (sub / "inner.toml").write_text('include = "calibrated.toml"\n[market]\ncap_rate = 0.06\n')
+    (tmp_path / "outer.toml").write_text('include = "cal/inner.toml"\n')
+    nested = Scenario.load(tmp_path / "outer.toml")
+    assert (nested.cost_per_density, nested.cap_rate) == (250000.0, 0.06)
+    # the loaded scenario saves without the include and loads back identical
+    assert Scenario.load(s.save(tmp_path / "flat.toml")) == s
+
+
+def test_include_errors_name_the_file_and_the_problem(tmp_path):
+    (tmp_path / "a.toml").write_text('include = "missing.toml"\n')
+    with pytest.raises(ScenarioError, match=r"a.toml: include = 'missing.toml'.*does not exist"):
+        Scenario.load(tmp_path / "a.toml")
+    (tmp_path / "b.toml").write_text('include = "c.toml"\n')
+    (tmp_path / "c.toml").write_text('include = "b.toml"\n')
+    with pytest.raises(ScenarioError, match="include cycle") as info:
+        Scenario.load(tmp_path / "b.toml")
+    assert "b.toml -> " in str(info.value) and "c.toml" in str(info.value)
+    (tmp_path / "self.toml").write_text('include = "self.toml"\n')
+    with pytest.raises(ScenarioError, match="include cycle"):
+        Scenario.load(tmp_path / "self.toml")
+    (tmp_path / "d.toml").write_text("include = 3\n")
+    with pytest.raises(ScenarioError, match=r"include = 3; allowed: a scenario file path"):
+        Scenario.load(tmp_path / "d.toml")
+    # a bad value in an included file names that file
+    (tmp_path / "bad.toml").write_text("[market]\nnatural_vacancy = 0.9\n")
+    (tmp_path / "e.toml").write_text('include = "bad.toml"\n')
+    with pytest.raises(ScenarioError, match=r"bad.toml: field 'natural_vacancy' = 0.9"):
+        Scenario.load(tmp_path / "e.toml")
+    (tmp_path / "typo.toml").write_text("[market]\nnatural_vacncy = 0.1\n")
+    (tmp_path / "f.toml").write_text('include = "typo.toml"\n')
+    with pytest.raises(ScenarioError, match=r"typo.toml: unknown field 'natural_vacncy'"):
+        Scenario.load(tmp_path / "f.toml")

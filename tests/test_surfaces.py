@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -533,3 +534,27 @@ def test_distance_and_neighbourhood_validation():
         neighbourhood_sum(np.array([[1.0, np.nan]]), 1)
     with pytest.raises(ValueError, match="neighbourhood_sum: values up to .*fit in int64"):
         neighbourhood_sum(np.full((4, 4), 2**60, dtype=np.int64), 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(bool, st.tuples(st.integers(1, 30), st.integers(1, 30)), elements=st.booleans()),
+    st.sampled_from([1.0, 100.0, 250.0, 333.3]),
+)
+def test_distance_to_nearest_equals_scipy_and_threads(mask, cell):
+    from scipy import ndimage
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = distance_to_nearest(mask, cell)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = distance_to_nearest(mask, cell)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+    if mask.any():
+        ref = ndimage.distance_transform_edt(~mask, sampling=cell)
+        np.testing.assert_allclose(one, ref, rtol=1e-15, atol=0)
+    else:
+        assert np.isinf(one).all()

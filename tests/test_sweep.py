@@ -486,3 +486,25 @@ def test_design_file_in_experiments_folder_is_valid():
             assert len(d.scenarios) >= 2 and d.seeds >= 1
         else:
             assert len(load_design(p).points()) >= 1
+
+
+def _rents(model, years):
+    """A cheap summary measure for the test below (module level, so it pickles)."""
+    for _ in range(years):
+        model.step()
+    return {"mean_rent": float(model.land.rent.mean()), "years_run": float(years)}
+
+
+def test_sweep_with_a_measure_writes_one_row_per_run_and_is_its_own_design(tmp_path):
+    d = load_design(design(samples=2, seeds=2, set={"scale": 50, "cell_size_m": 2000.0}))
+    res = sweep(d, out=tmp_path / "m", measure=_rents)
+    assert len(res.outcomes) == 4 and "year" not in res.outcomes
+    assert set(res.outcomes.columns) == {"point", "replicate", "seed", "mean_rent", "years_run"}
+    assert (res.outcomes["years_run"] == 1).all() and (res.outcomes["mean_rent"] > 0).all()
+    # same seeds as a plain sweep, so a measure sees the same runs
+    plain = sweep(d)
+    pdt.assert_series_equal(
+        res.outcomes["seed"], plain.outcomes.drop_duplicates("seed")["seed"].reset_index(drop=True)
+    )
+    with pytest.raises(ExperimentError, match="another design"):
+        sweep(d, out=tmp_path / "m")  # the folder holds the measured sweep

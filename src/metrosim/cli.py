@@ -341,6 +341,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.set_defaults(func=_cmd_validate)
 
+    k = sub.add_parser(
+        "calibrate",
+        help="calibrate free parameters against Santiago's facts (ABC rejection)",
+        description=(
+            "Draw free parameters from uniform priors (Latin hypercube), run each sample over "
+            "seeds, keep the samples closest to the facts of `metrosim validate` (ABC "
+            "rejection) and write the posterior, calibrated.toml and the validation tables "
+            "before and after. docs/calibration.md describes the method."
+        ),
+    )
+    k.add_argument("--samples", type=_positive_int, default=80, help="prior samples (default 80)")
+    k.add_argument("--seeds", type=_positive_int, default=2, help="seeds per sample (default 2)")
+    k.add_argument(
+        "--years", type=_positive_int, default=10, help="years from 2017 (default 10; >= 2)"
+    )
+    k.add_argument(
+        "--accept", type=_positive_float, default=0.1, help="share of samples kept (default 0.1)"
+    )
+    k.add_argument(
+        "--params",
+        help="comma-separated free parameters, each NAME or NAME=LOW:HIGH (default "
+        "cost_per_density,social_housing_density,redevelopment_premium,servicing_cost_ha_km,"
+        "licence_per_job)",
+    )
+    k.add_argument(
+        "--check-seeds",
+        type=_positive_int,
+        default=3,
+        help="seeds of the validation before and after (default 3)",
+    )
+    k.add_argument("--base-seed", type=_positive_int, default=0, help="base seed (default 0)")
+    k.add_argument("--scenario", default="fragmented", help="base scenario (default fragmented)")
+    k.add_argument("--scale", type=_positive_int, default=20, help="real households per agent")
+    k.add_argument("--cell-size", type=_positive_float, default=1000.0, help="cell size in metres")
+    _add_where(k)
+    k.add_argument("--out", help="output folder (default out/calibration; re-run to resume)")
+    k.set_defaults(func=_cmd_calibrate)
+
     d = sub.add_parser("dashboard", help="start the live workshop dashboard in the browser")
     d.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
     d.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
@@ -372,6 +410,75 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"{r['verdict']:>9}  {r['model_mean']:>10.4g} {spread:<22} {r['fact']}")
         print(f"{'':>9}  observed: {r['observed']}; tolerance: {r['tolerance']}")
     print(f"wrote {out}/ (validation.csv, validation.html)")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from metrosim.calibration import calibrate, parse_priors
+
+    scenario = Scenario.load(args.scenario).replace(
+        _origin="--scale/--cell-size", scale=args.scale, cell_size_m=args.cell_size
+    )
+    priors = parse_priors(args.params, scenario)
+    out = Path(args.out) if args.out else Path("out") / "calibration"
+    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the runs
+    where, client = _where(args)
+    print(
+        f"metrosim calibrate: {scenario.name}; {', '.join(p.name for p in priors)}; "
+        f"{args.samples} samples x {args.seeds} seeds x {args.years} years, accept "
+        f"{args.accept:g}; scale {scenario.scale}, {scenario.cell_size_m:g} m cells; "
+        + (f"scheduler {args.scheduler}" if client else f"{args.workers} worker(s)"),
+        file=sys.stderr,
+    )
+    try:
+        res = calibrate(
+            scenario,
+            params=priors,
+            samples=args.samples,
+            seeds=args.seeds,
+            years=args.years,
+            accept=args.accept,
+            check_seeds=args.check_seeds,
+            base_seed=args.base_seed,
+            out=out,
+            progress=_RunsProgress,
+            **where,
+        )
+    finally:
+        if client is not None:
+            client.close()
+    n_acc = int(res.samples["accepted"].sum())
+    print(
+        f"\naccepted {n_acc} of {len(res.samples)} samples ({res.acceptance_rate:.1%}), "
+        f"epsilon {res.epsilon:.3g}; distance to the facts: defaults {res.distance_before:.3g}, "
+        f"posterior medians {res.distance_after:.3g}; facts met: {res.patterns_before} -> "
+        f"{res.patterns_after}"
+    )
+    print("\nposterior median [90% credible interval] (prior; default)")
+    for _, r in res.summary.iterrows():
+        print(
+            f"  {r['parameter']:<26} {r['median']:>12.4g} [{r['q05']:.4g}, {r['q95']:.4g}]  "
+            f"(uniform {r['prior_low']:.4g}..{r['prior_high']:.4g}; {r['default']:.4g})"
+        )
+    print("\nvalidation (mean over seeds): before -> after")
+    for (_, b), (_, a) in zip(res.before.iterrows(), res.after.iterrows(), strict=True):
+        print(
+            f"  {b['verdict']:>9} -> {a['verdict']:<9} {b['model_mean']:>9.4g} -> "
+            f"{a['model_mean']:<9.4g} {b['fact']}"
+        )
+    print(
+        f"wrote {out}/ (calibration.md, calibrated.toml, posterior.parquet, samples.parquet, "
+        "posterior_summary.csv, validation_before.csv, validation_after.csv, samples/, "
+        "checks/)"
+    )
+    failed = res.settings["failed_runs"]
+    if failed:
+        print(
+            f"metrosim: {failed} sample run(s) failed (see {out}/samples/experiments.parquet); "
+            "re-run the same command to retry them (finished runs are kept)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

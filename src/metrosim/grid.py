@@ -18,9 +18,9 @@ import os
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from pyproj import Transformer
 
 from metrosim._atomic import atomic_write_bytes
 from metrosim._kernels.raster import fill_features
@@ -226,7 +226,7 @@ def load_grid(
 
 
 # ------------------------------------------------------------------------------------------
-def _project(to_utm: Transformer, rings: list[np.ndarray]) -> list[np.ndarray]:
+def _project(to_utm: Any, rings: list[np.ndarray]) -> list[np.ndarray]:
     out = []
     for r in rings:
         x, y = to_utm.transform(r[:, 0], r[:, 1])
@@ -275,6 +275,8 @@ def _feature_area(rings: list[np.ndarray]) -> float:
 
 def build_layers(city: CityData, cell: float, key: str) -> GridLayers:
     """Rasterise a region's data onto a grid (see :class:`GridLayers`)."""
+    from pyproj import Transformer  # only needed to build a grid, not to load a cached one
+
     to_utm = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
     communes = [_project(to_utm, rings) for rings in city.commune_rings]
     allxy = np.concatenate([r for f in communes for r in f])

@@ -32,9 +32,23 @@ class LandUse(IntEnum):
 
 #: Uses that count as urbanised land.
 URBAN_USES = (LandUse.RES_LOW, LandUse.RES_MEDIUM, LandUse.RES_HIGH, LandUse.JOBS, LandUse.PARK)
+#: ``_URBAN_LOOKUP[land_use]`` is True for urban uses (a table lookup; ``np.isin`` is slower).
+_URBAN_LOOKUP = np.zeros(256, dtype=bool)
+_URBAN_LOOKUP[list(URBAN_USES)] = True
 #: Density class bounds in dwellings per hectare (stated classification).
 LOW_MAX = 20.0
 MEDIUM_MAX = 60.0
+
+
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=1)`` of a 2-D array with few columns, added column by column.
+
+    Same dtype as ``a``; numpy's reduction over a short trailing axis is several times slower.
+    """
+    out = a[:, 0].copy()
+    for g in range(1, a.shape[1]):
+        out += a[:, g]
+    return out
 
 
 def density_class(dwellings_per_ha: np.ndarray) -> np.ndarray:
@@ -81,12 +95,20 @@ class LandState:
     @property
     def urban(self) -> np.ndarray:
         """Boolean mask of urbanised cells."""
-        return np.isin(self.land_use, np.array(URBAN_USES, dtype=np.uint8))
+        return _URBAN_LOOKUP[self.land_use]
 
     @property
     def vacant(self) -> np.ndarray:
         """Vacant dwellings per cell."""
-        return self.capacity - self.occupancy.sum(axis=1)
+        return self.capacity - self.occupied()
+
+    def occupied(self) -> np.ndarray:
+        """Occupied dwellings per cell (all income groups), int32.
+
+        Column by column rather than ``occupancy.sum(axis=1)``: a reduction over a short
+        trailing axis is several times slower in numpy, and this runs many times a year.
+        """
+        return row_sums(self.occupancy)
 
     def effective_cap(self) -> np.ndarray:
         """The density cap in force: the municipal one, capped by the metropolitan plan."""
@@ -94,7 +116,7 @@ class LandState:
 
     def check(self) -> None:
         """Raise AssertionError if an invariant is broken (capacity, non-negativity)."""
-        occ = self.occupancy.sum(axis=1)
+        occ = self.occupied()
         if (self.occupancy < 0).any() or (occ > self.capacity).any():
             raise AssertionError("occupancy exceeds capacity or is negative")
         if not np.isfinite(self.rent).all() or (self.rent <= 0).any():

@@ -145,37 +145,37 @@ def develop(
     empty = np.zeros(0, dtype=np.int64)
     if target == 0:
         return DevelopmentResult(0, 0, empty, empty)
-    cap = land.effective_cap().astype(np.float64)
-    d_star = np.clip((value - cost_base) / (2.0 * cost_per_density), 0.0, cap)
-    margin_per_dw = value - cost_base - cost_per_density * d_star
-    d0 = land.capacity * scale / cell_area_ha  # real dwellings per ha now
+    # only developable farmland and housing can take a project: work on those cells alone
+    agricultural = land.land_use == LandUse.AGRICULTURAL
+    residential = (land.land_use >= LandUse.RES_LOW) & (land.land_use <= LandUse.RES_HIGH)
+    sites = np.flatnonzero(land.developable & (agricultural | residential))
+    cap = np.minimum(land.zoned_max_dw_ha[sites], land.plan_max_dw_ha[sites]).astype(np.float64)
+    v = value[sites]
+    d_star = np.clip((v - cost_base) / (2.0 * cost_per_density), 0.0, cap)
+    margin_per_dw = v - cost_base - cost_per_density * d_star
+    d0 = land.capacity[sites] * scale / cell_area_ha  # real dwellings per ha now
 
-    green = (
-        (land.land_use == LandUse.AGRICULTURAL)
-        & land.developable
-        & (d_star >= min_density)
-        & (d_star > d0)
-    )
+    green = agricultural[sites] & (d_star >= min_density) & (d_star > d0)
     profit_green = (
         (d_star - d0) * margin_per_dw
         - farmland_price_ha
-        - servicing_cost_ha_km * distance_to_urban_km
+        - servicing_cost_ha_km * distance_to_urban_km[sites]
     )
-    residential = (land.land_use >= LandUse.RES_LOW) & (land.land_use <= LandUse.RES_HIGH)
-    dense = residential & land.developable & (d_star > 1.25 * d0 + 1.0)
-    profit_dense = (d_star - d0) * margin_per_dw - redevelopment_premium * d0 * value
+    dense = residential[sites] & (d_star > 1.25 * d0 + 1.0)
+    profit_dense = (d_star - d0) * margin_per_dw - redevelopment_premium * d0 * v
 
     profit = np.where(green, profit_green, np.where(dense, profit_dense, -np.inf))
     cost = np.maximum((d_star - d0) * (cost_base + cost_per_density * d_star), 1.0)
-    cand = np.flatnonzero(np.isfinite(profit) & (profit > 0))
+    pick = np.flatnonzero(np.isfinite(profit) & (profit > 0))
+    cand = sites[pick]
     if cand.size == 0:
         return DevelopmentResult(target, 0, empty, empty)
-    margin = profit[cand] / cost[cand]
+    profit, cost, d_star, d0 = profit[pick], cost[pick], d_star[pick], d0[pick]
+    margin = profit / cost
     keys = margin / heterogeneity + rng.gumbel(size=cand.size)
-    order = cand[np.argsort(-keys, kind="stable")]
-    add = np.maximum(np.floor((d_star[order] - d0[order]) * cell_area_ha / scale), 0).astype(
-        np.int64
-    )
+    rank = np.argsort(-keys, kind="stable")
+    order = cand[rank]
+    add = np.maximum(np.floor((d_star[rank] - d0[rank]) * cell_area_ha / scale), 0).astype(np.int64)
     keep = add > 0
     order, add = order[keep], add[keep]
     cum = np.cumsum(add)

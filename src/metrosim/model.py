@@ -3,10 +3,12 @@
 One step is one year. The order of a year (documented in ``docs/odd.md``, Process overview):
 
 1. demography: households form and leave;
-2. development: developers convert and densify land;
-3. household moves, then rents respond to vacancy;
-4. surfaces: travel times to jobs, distances to services, neighbourhood mix and green space;
-5. data collection.
+2. governments' budget year: revenue, transfers, investment, zoning, ministries' projects;
+3. development: developers convert and densify land;
+4. household moves, then rents respond to vacancy;
+5. surfaces: travel times to jobs, distances to services, neighbourhood mix and green space;
+6. elections, every ``election_cycle`` years;
+7. data collection.
 
 Households live in a vectorised store (:class:`metrosim.population.Households`), not as Python
 objects; communes, the regional government and ministries are Mesa agents.
@@ -47,8 +49,9 @@ from metrosim.governments.municipal import (
 )
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
-from metrosim.land import LandState, LandUse, density_class, initial_land
+from metrosim.land import LandState, LandUse, density_class, initial_land, row_sums
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
+from metrosim.metrics.spatial import _gaussian_spatial_h
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
 from metrosim.scenario import Scenario, ScenarioError
 
@@ -374,7 +377,7 @@ class MetroModel(mesa.Model):
         """Per facility type: (uncovered households nearby, households nearby) per cell."""
         s = self.params
         shape = self.grid.shape
-        hh = self.land.occupancy.sum(axis=1)
+        hh = self.land.occupied()
         out = {}
         for kind in FACILITIES:
             reach = getattr(s, f"coverage_{kind}_m")
@@ -589,7 +592,7 @@ class MetroModel(mesa.Model):
             length = int(round(s.highway_length_km * 1000 / g.cell_size_m))
             band = max(1, int(round(2000 / g.cell_size_m)))
             if s.ministries_aligned:
-                weight = land.occupancy.sum(axis=1) * (land.plan_max_dw_ha > 0)
+                weight = land.occupied() * (land.plan_max_dw_ha > 0)
             else:
                 weight = (land.developable & ~land.urban).astype(float)
             k = choose_corridor(
@@ -625,7 +628,7 @@ class MetroModel(mesa.Model):
         With ``per_type`` a dict of the share for each facility type.
         """
         s = self.params
-        occ = self.land.occupancy.sum(axis=1)
+        occ = self.land.occupied()
         c = self.commune_of_cell
         inside = c >= 0
         hh = np.bincount(c[inside], weights=occ[inside], minlength=self.n_communes)
@@ -657,7 +660,7 @@ class MetroModel(mesa.Model):
 
     def municipal_rent(self) -> np.ndarray:
         """Mean rent of occupied dwellings in each commune."""
-        occ = self.land.occupancy.sum(axis=1)
+        occ = self.land.occupied()
         c = self.commune_of_cell
         inside = c >= 0
         w = np.bincount(c[inside], weights=occ[inside], minlength=self.n_communes)
@@ -735,7 +738,7 @@ class MetroModel(mesa.Model):
         for cells, _ in self.metro_lines.values():
             stations[cells[cells >= 0]] = True
         far = distance_km(stations.reshape(shape), g.cell_size_m).ravel() > s.metro_access_km
-        hh = land.occupancy.sum(axis=1) * far
+        hh = land.occupied() * far
         if s.ministries_aligned and self.plan_in_force:
             hh = hh * (land.plan_max_dw_ha > 0)
         r = max(1, int(round(s.metro_access_km * 1000 / g.cell_size_m)))
@@ -819,7 +822,7 @@ class MetroModel(mesa.Model):
         self.service_km = np.minimum(sum(self.distance_km.values()) / 3.0, 100.0)
         r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
         occ = box_sum(land.occupancy.reshape(shape + (-1,)), r).reshape(land.occupancy.shape)
-        tot = occ.sum(axis=1)
+        tot = row_sums(occ)
         self.mix = np.where(tot[:, None] > 0, occ / np.maximum(tot, 1)[:, None], 0.0)
         persons = tot * s.household_size * s.scale
         green_nb = box_sum(self.park_m2.reshape(shape), r).ravel()
@@ -844,7 +847,7 @@ class MetroModel(mesa.Model):
         """Developers build what the market lacks where profit is highest (``market.develop``)."""
         s = self.params
         land = self.land
-        occ = land.occupancy.sum(axis=1)
+        occ = land.occupied()
         fit = occ > 0
         features = self._hedonic_features()
         coef = fit_hedonic(land.rent[fit], features[fit], occ[fit])
@@ -911,13 +914,15 @@ class MetroModel(mesa.Model):
         )
 
     # --- measurement -----------------------------------------------------------------------
-    def _outcome_metrics(self, persons_cell: np.ndarray, pop_commune: np.ndarray) -> dict:
+    def _outcome_metrics(
+        self, persons_cell: np.ndarray, pop_commune: np.ndarray, urban: np.ndarray
+    ) -> dict:
         """Segregation, sprawl, coverage and green-equity indicators (``metrosim.metrics``)."""
         s = self.params
         g = self.grid
         land = self.land
         occ = land.occupancy
-        occupied = occ.sum(axis=1) > 0
+        occupied = persons_cell > 0
         counts = occ[occupied].astype(np.float64)
         regions = self.commune_of_cell[occupied]
         theil = metrics.theil_h(counts, regions=regions)
@@ -931,13 +936,11 @@ class MetroModel(mesa.Model):
             "isolation_q5": metrics.isolation(counts, N_GROUPS - 1),
         }
         bandwidth = max(1.0, s.neighbourhood_radius_m / g.cell_size_m)
-        out["spatial_theil_h"] = metrics.spatial_theil_h(
-            occ.reshape(g.shape + (N_GROUPS,)).astype(np.float64), bandwidth_cells=bandwidth
-        )
+        ys, xs = np.divmod(np.flatnonzero(occupied), g.shape[1])
+        out["spatial_theil_h"] = _gaussian_spatial_h(ys, xs, counts, g.shape, bandwidth)
         income = np.full(occ.shape[0], np.nan)
         income[occupied] = (counts @ self.incomes) / counts.sum(axis=1)
         out["morans_i_income"] = metrics.morans_i(income.reshape(g.shape))
-        urban = land.urban
         limit = (
             land.plan_max_dw_ha > 0
             if self.plan_in_force
@@ -1000,10 +1003,10 @@ class MetroModel(mesa.Model):
         ).reshape(n_communes, N_GROUPS)
         hh_commune = by_commune_group.sum(axis=1)
         urban_commune = np.bincount(self.commune_of_cell[urban], minlength=n_communes).astype(float)
-        persons_cell = land.occupancy.sum(axis=1) * persons
+        occupied = land.occupied()
+        persons_cell = occupied * persons
         new_since_start = urban & ~land.urban_start
         residential = (land.land_use >= LandUse.RES_LOW) & (land.land_use <= LandUse.RES_HIGH)
-        occupied = land.occupancy.sum(axis=1)
         hh_commute = self.commute[hh.cell[housed]]
         inside = self.commune_of_cell >= 0
         occupied_commune = np.bincount(
@@ -1023,7 +1026,9 @@ class MetroModel(mesa.Model):
             "households_left": self.flows["left"] * s.scale,
             "urban_area_ha": float(urban.sum() * cell_ha),
             "dwellings": int(land.capacity.sum()) * s.scale,
-            "vacancy_rate": float(land.vacant.sum() / max(land.capacity.sum(), 1)),
+            "vacancy_rate": float(
+                (land.capacity.sum() - occupied.sum()) / max(land.capacity.sum(), 1)
+            ),
             "new_urban_ha": float(self.new_urban.sum() * cell_ha) if self.steps else 0.0,
             "urban_density_pph": float(
                 persons_cell[urban].sum() / max(urban.sum() * cell_ha, 1e-9)
@@ -1043,7 +1048,7 @@ class MetroModel(mesa.Model):
         }
         if self._term_start is None:
             self._term_start = (self._commune_coverage(), self.municipal_rent())
-        self.yearly.update(self._outcome_metrics(persons_cell, hh_commune * persons))
+        self.yearly.update(self._outcome_metrics(persons_cell, hh_commune * persons, urban))
         fin = self.finance
         nan = np.full(n_communes, np.nan)
         bpc = fin.get("budget_per_capita", nan)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri  # the normal cdf and its inverse
 
 from metrosim.data import CityData
 from metrosim.grid import GridLayers
@@ -114,14 +114,14 @@ def quintile_shares(poverty: np.ndarray, weights: np.ndarray) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     if ((p <= 0) | (p >= 1)).any():
         raise ValueError("quintile_shares: poverty rates must lie strictly between 0 and 1")
-    z = norm.ppf(p)
+    z = ndtri(p)
     w = w / w.sum()
 
     def mixture_cdf(q: float) -> float:
-        return float(np.dot(w, norm.cdf(q + z)))
+        return float(np.dot(w, ndtr(q + z)))
 
     cuts = [brentq(lambda q, k=k: mixture_cdf(q) - k / N_GROUPS, -20, 20) for k in range(1, 5)]
-    cdf = np.column_stack([np.zeros_like(z)] + [norm.cdf(q + z) for q in cuts] + [np.ones_like(z)])
+    cdf = np.column_stack([np.zeros_like(z)] + [ndtr(q + z) for q in cuts] + [np.ones_like(z)])
     return np.diff(cdf, axis=1)
 
 

@@ -1073,24 +1073,7 @@ class Scenario:
         ScenarioError
             For an unknown field, a value of the wrong type, or a value out of range.
         """
-        flat: dict[str, Any] = {}
-        sections = {f.metadata["spec"].section for f in dataclasses.fields(cls)}
-        for key, value in data.items():
-            if isinstance(value, Mapping):
-                if key not in sections:
-                    raise ScenarioError(
-                        f"{origin}: unknown section [{key}]; allowed sections: "
-                        + ", ".join(sorted(sections))
-                    )
-                for k2, v2 in value.items():
-                    _put(flat, k2, v2, origin)
-            else:
-                _put(flat, key, value, origin)
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        for key in flat:
-            if key not in known:
-                raise ScenarioError(_unknown_message(origin, key, known))
-        coerced = {k: _coerce(known[k], v, origin) for k, v in flat.items()}
+        coerced = _flatten(data, origin)
         try:
             return cls(**coerced)
         except ScenarioError as exc:
@@ -1099,6 +1082,12 @@ class Scenario:
     @classmethod
     def load(cls, source: str | os.PathLike[str]) -> Scenario:
         """Load a scenario from a TOML file or a preset name.
+
+        A file may start with ``include = "other.toml"`` (or a list of files), resolved
+        relative to the including file: the included files are read first, in order, and every
+        value the including file gives wins. Included files may include others; a cycle is an
+        error. This is how a preset takes calibrated values (``metrosim calibrate`` writes
+        ``calibrated.toml``) without copying them.
 
         Parameters
         ----------
@@ -1113,7 +1102,8 @@ class Scenario:
         Raises
         ------
         ScenarioError
-            If the file does not exist, is not valid TOML, or holds a bad field or value.
+            If the file (or a file it includes) does not exist, is not valid TOML, holds a bad
+            field or value, or includes itself through a chain of includes.
         """
         path = Path(source)
         if not path.suffix and not path.exists():
@@ -1126,13 +1116,11 @@ class Scenario:
             path = presets[str(source)]
         if not path.is_file():
             raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+        flat = _read_with_includes(path, ())
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-        except UnicodeDecodeError:
-            raise ScenarioError(f"{path}: not a UTF-8 text file") from None
-        return cls.from_dict(data, origin=str(path))
+            return cls(**flat)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{path}: {exc}") from None
 
     def replace(self, *, _origin: str = "replace()", **changes: Any) -> Scenario:
         """Return a copy with some fields changed (validated like a loaded file)."""
@@ -1215,6 +1203,68 @@ class Scenario:
 
 
 # ------------------------------------------------------------------------------------------
+def _flatten(data: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """Field values of a flat or sectioned mapping, each checked and coerced to its type."""
+    flat: dict[str, Any] = {}
+    fields = dataclasses.fields(Scenario)
+    sections = {f.metadata["spec"].section for f in fields}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            if key not in sections:
+                raise ScenarioError(
+                    f"{origin}: unknown section [{key}]; allowed sections: "
+                    + ", ".join(sorted(sections))
+                )
+            for k2, v2 in value.items():
+                _put(flat, k2, v2, origin)
+        else:
+            _put(flat, key, value, origin)
+    known = {f.name: f for f in fields}
+    for key in flat:
+        if key not in known:
+            raise ScenarioError(_unknown_message(origin, key, known))
+    return {k: _coerce(known[k], v, origin) for k, v in flat.items()}
+
+
+def _read_with_includes(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The checked field values of a scenario file, its ``include`` files' values underneath."""
+    here = path.resolve()
+    if here in chain:
+        cycle = " -> ".join(str(p) for p in (*chain[chain.index(here) :], here))
+        raise ScenarioError(f"{path}: include cycle: {cycle}; remove one of these includes")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    raw = data.pop("include", [])
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ScenarioError(
+            f"{path}: include = {raw!r}; allowed: a scenario file path or a list of them, "
+            'relative to this file (e.g. include = "calibrated.toml")'
+        )
+    merged: dict[str, Any] = {}
+    for name in names:
+        target = Path(name) if Path(name).is_absolute() else path.parent / name
+        if not target.is_file():
+            raise ScenarioError(
+                f"{path}: include = {name!r}: scenario file {str(target)!r} does not exist "
+                "(the path is relative to the including file)"
+            )
+        merged.update(_read_with_includes(target, (*chain, here)))
+    own = _flatten(data, str(path))
+    known = {f.name: f for f in dataclasses.fields(Scenario)}
+    for key, value in own.items():
+        try:
+            _check_value(known[key], value)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{path}: {exc}") from None
+    merged.update(own)
+    return merged
+
+
 def _put(flat: dict[str, Any], key: str, value: Any, origin: str) -> None:
     if key in flat:
         raise ScenarioError(f"{origin}: field {key!r} is given twice")

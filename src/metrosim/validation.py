@@ -23,7 +23,7 @@ from metrosim.metrics import lee_sallee
 from metrosim.model import MetroModel
 from metrosim.scenario import Scenario
 
-__all__ = ["Fact", "FACTS", "validate"]
+__all__ = ["Fact", "FACTS", "measure_run", "validate", "validation_table"]
 
 #: Per-capita municipal budget 2019 (CLP per inhabitant, excluding health and education),
 #: Observatorio del Gasto Fiscal via La Tercera (facts.md section 5).
@@ -196,8 +196,16 @@ FACTS: tuple[Fact, ...] = (
 )
 
 
-def _measure_run(model: MetroModel, years: int, progress=None) -> dict:
-    """Run one baseline model and collect what the facts need."""
+def measure_run(model: MetroModel, years: int, progress=None) -> dict:
+    """Run a model for ``years`` years and collect what the facts need.
+
+    Returns
+    -------
+    dict
+        One float per key that :data:`FACTS` measure (``budget_ratio``, ``fcm_share_13114``,
+        ``footprint_growth_pct``, ...). Module-level, so that it can be sent to Dask workers
+        as a :class:`~metrosim.experiments._runs.Job` ``measure``.
+    """
     city = model.city
     pop0 = model.municipal["population"]
     per_household = model.params.household_size * model.params.scale
@@ -283,9 +291,23 @@ def validate(
     scenario = scenario if scenario is not None else Scenario.load("fragmented")
     runs = []
     for k, seed in enumerate(replicate_seeds(base_seed, seeds)):
-        runs.append(_measure_run(MetroModel(scenario, rng=seed), years))
+        runs.append(measure_run(MetroModel(scenario, rng=seed), years))
         if progress:
             progress(k + 1, seeds)
+    table = validation_table(runs)
+    if out is not None:
+        out = Path(out)
+        atomic_write_text(out / "validation.csv", table.to_csv(index=False))
+        atomic_write_text(out / "validation.html", _html(table, scenario, seeds, years))
+    return table
+
+
+def validation_table(runs: list[dict]) -> pd.DataFrame:
+    """The validation table of runs measured by :func:`measure_run` (one dict per seed).
+
+    A fact's verdict is taken on its mean over the runs; ``model_min`` and ``model_max`` show
+    the spread over seeds.
+    """
     rows = []
     for fact in FACTS:
         vals = np.array([fact.measure(r) for r in runs], dtype=float)
@@ -308,12 +330,7 @@ def validate(
                 "verdict": verdict,
             }
         )
-    table = pd.DataFrame(rows)
-    if out is not None:
-        out = Path(out)
-        atomic_write_text(out / "validation.csv", table.to_csv(index=False))
-        atomic_write_text(out / "validation.html", _html(table, scenario, seeds, years))
-    return table
+    return pd.DataFrame(rows)
 
 
 def _html(table: pd.DataFrame, scenario: Scenario, seeds: int, years: int) -> str:

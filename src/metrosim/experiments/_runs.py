@@ -77,6 +77,11 @@ class Job:
     years : int
     keep_final_state : bool
         Also return small maps of the final state (see :func:`final_state`).
+    measure : callable, optional
+        ``measure(model, years) -> dict`` runs the model itself and returns summary
+        statistics (e.g. :func:`metrosim.validation.measure_run`); the run's table is then one
+        row of them instead of the yearly table. A module-level function, so that it pickles
+        to Dask workers.
     """
 
     key: str
@@ -84,6 +89,7 @@ class Job:
     seed: int
     years: int
     keep_final_state: bool = False
+    measure: Callable[[Any, int], Mapping[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,8 @@ def final_state(model: Any) -> dict[str, np.ndarray]:
 def run_job(job: Job) -> Outcome:
     """Run one job; an exception inside the model is returned as the outcome's error.
 
-    The tables are those of :func:`metrosim.run` for the same scenario, seed and years.
+    The tables are those of :func:`metrosim.run` for the same scenario, seed and years; with
+    a ``measure``, the yearly table is one row of its summaries and there is no municipal table.
     """
     from metrosim.model import MetroModel
     from metrosim.runner import tables
@@ -140,9 +147,13 @@ def run_job(job: Job) -> Outcome:
     t0 = time.perf_counter()
     try:
         model = MetroModel(job.scenario, rng=job.seed)
-        for _ in range(job.years):
-            model.step()
-        yearly, municipal = tables(model)
+        if job.measure is not None:
+            yearly = pd.DataFrame([dict(job.measure(model, job.years))])
+            municipal = None
+        else:
+            for _ in range(job.years):
+                model.step()
+            yearly, municipal = tables(model)
         state = final_state(model) if job.keep_final_state else None
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the others go on
         return Outcome(

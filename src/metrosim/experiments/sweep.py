@@ -9,7 +9,7 @@ what is missing. :func:`analyze` computes Sobol or Morris indices (SALib) of an 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +81,7 @@ def sweep(
     client: Any = None,
     workers: int = 1,
     progress: Callable[[int, int, int], None] | None = None,
+    measure: Callable[[Any, int], Mapping[str, float]] | None = None,
 ) -> SweepResult:
     """Run a sweep design over its seeds.
 
@@ -102,6 +103,11 @@ def sweep(
         ``LocalCluster`` of that many processes.
     progress : callable, optional
         ``progress(done, total, failed)`` once at the start and after each run.
+    measure : callable, optional
+        ``measure(model, years) -> dict``, a module-level function that runs each model and
+        returns its summaries (see :class:`~metrosim.experiments._runs.Job`); ``outcomes`` then
+        has one row per run (no ``year``) instead of one per year. It is part of the design's
+        identity: a folder swept without it is refused.
 
     Returns
     -------
@@ -122,7 +128,7 @@ def sweep(
         for r in range(d.seeds):
             key = f"p{row['point']:0{width}d}-r{r:03d}"
             seed = run_seed(d.base_seed, int(row["point"]), r)
-            jobs.append(Job(key=key, scenario=scenario, seed=seed, years=d.years))
+            jobs.append(Job(key=key, scenario=scenario, seed=seed, years=d.years, measure=measure))
             rows.append(
                 {
                     "run_id": key,
@@ -136,7 +142,10 @@ def sweep(
 
     store = None
     if out is not None:
-        store = RunStore(out, "sweep", {**d.to_dict(), "points": points.to_dict("list")})
+        payload = {**d.to_dict(), "points": points.to_dict("list")}
+        if measure is not None:
+            payload["measure"] = f"{measure.__module__}.{measure.__qualname__}"
+        store = RunStore(out, "sweep", payload)
         store.open()
     todo = [j for j in jobs if store is None or not store.is_done(j.key)]
     tracker = Tracker(len(jobs), len(jobs) - len(todo), progress)

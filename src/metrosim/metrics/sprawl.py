@@ -75,6 +75,23 @@ def _patch_perimeters(lab: np.ndarray, n: int) -> np.ndarray:
     return out[1:]
 
 
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with its holes filled: the same result as ``ndimage.binary_fill_holes``.
+
+    A hole is a 4-connected component of non-mask cells that does not touch the grid's
+    edge. Labelling the background once is much faster on a large grid than the iterative
+    dilation from the edge that ``binary_fill_holes`` performs.
+    """
+    lab, n = ndimage.label(~mask)
+    if n == 0:
+        return mask.copy()
+    edge = np.zeros(n + 1, dtype=bool)
+    for side in (lab[0, :], lab[-1, :], lab[:, 0], lab[:, -1]):
+        edge[side] = True
+    edge[0] = True  # label 0: the mask itself
+    return mask | ~edge[lab]
+
+
 def _share(part: np.ndarray, whole: int) -> float:
     """``part.sum() / whole``, ``nan`` when ``whole`` is 0."""
     return float(np.count_nonzero(part) / whole) if whole else _NAN
@@ -222,7 +239,7 @@ def sprawl_metrics(
         new = u & ~prev
         n_new = int(np.count_nonzero(new))
         new_ha = n_new * cell_ha
-        footprint = ndimage.binary_fill_holes(prev)
+        footprint = _fill_holes(prev)
         outside_fp = _share(new & ~footprint, n_new)
         if n_new:
             lab_new, n_lab = ndimage.label(new, structure=_EIGHT)

@@ -1,0 +1,177 @@
+"""Kernels of :mod:`metrosim.metrics.spatial` and of the model's neighbourhood sums.
+
+Nothing is checked here; the public wrappers validate their input.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def separable_environment(ys, xs, counts, ny, nx, w):
+    """Kernel-weighted counts around each populated cell, with a separable 1-D kernel.
+
+    ``env[i, k] = sum_q w[dy] w[dx] counts[q, k]`` over the populated cells ``q`` whose row
+    and column offsets from cell ``i`` are within the kernel's half-width ``R``
+    (``w`` has ``2R + 1`` taps; cells off the grid count as empty). ``ys`` must be sorted
+    (row-major order, as ``np.nonzero`` gives). Each populated cell is first spread along
+    its row into a ring of ``2R + 1`` smoothed rows; each populated cell of the row
+    ``R`` behind then gathers down its column from the ring. The cost is ``2 (2R + 1) k``
+    per populated cell plus one pass over the grid's rows, and the ring stays in cache.
+    The loops run in a fixed order, so the result does not depend on threads.
+    """
+    n, k = counts.shape
+    r = (w.size - 1) // 2
+    ring = np.zeros((2 * r + 1, nx, k))
+    env = np.zeros((n, k))
+    # start[y] .. start[y + 1]: the populated cells of row y
+    start = np.zeros(ny + 1, dtype=np.int64)
+    for i in range(n):
+        start[ys[i] + 1] += 1
+    for y in range(ny):
+        start[y + 1] += start[y]
+    for row in range(ny + r):
+        if row < ny:
+            # smooth row `row` into its ring slot
+            slot = row % (2 * r + 1)
+            ring[slot, :, :] = 0.0
+            for i in range(start[row], start[row + 1]):
+                x = xs[i]
+                lo = max(0, x - r)
+                hi = min(nx - 1, x + r)
+                for xx in range(lo, hi + 1):
+                    wt = w[xx - x + r]
+                    for g in range(k):
+                        ring[slot, xx, g] += wt * counts[i, g]
+        y = row - r  # every row within R of y is now in the ring
+        if y < 0:
+            continue
+        lo = max(0, y - r)
+        hi = min(ny - 1, y + r)
+        for i in range(start[y], start[y + 1]):
+            x = xs[i]
+            for yy in range(lo, hi + 1):
+                wt = w[yy - y + r]
+                slot = yy % (2 * r + 1)
+                for g in range(k):
+                    env[i, g] += wt * ring[slot, x, g]
+    return env
+
+
+@njit(cache=True)
+def window_sum_rows(a, r):
+    """``out[y, j] = sum(a[y - r .. y + r, j])`` (zero outside) of a 2-D integer array.
+
+    A sliding window down the rows: each output row is the previous one plus the row
+    entering the window minus the row leaving it, accumulated in int64, so it is exact and
+    reads the input twice whatever ``r`` is.
+    """
+    ny, m = a.shape
+    out = np.zeros((ny, m), dtype=np.int64)
+    for y in range(0, min(r, ny - 1) + 1):
+        for j in range(m):
+            out[0, j] += a[y, j]
+    for y in range(1, ny):
+        add = y + r
+        sub = y - r - 1
+        for j in range(m):
+            v = out[y - 1, j]
+            if add < ny:
+                v += a[add, j]
+            if sub >= 0:
+                v -= a[sub, j]
+            out[y, j] = v
+    return out
+
+
+@njit(cache=True)
+def window_sum_cols(a, r):
+    """``out[y, x, g] = sum(a[y, x - r .. x + r, g])`` of a 3-D integer array; as
+    :func:`window_sum_rows`, along the second axis."""
+    ny, nx, k = a.shape
+    out = np.zeros((ny, nx, k), dtype=np.int64)
+    for y in range(ny):
+        for x in range(0, min(r, nx - 1) + 1):
+            for g in range(k):
+                out[y, 0, g] += a[y, x, g]
+        for x in range(1, nx):
+            add = x + r
+            sub = x - r - 1
+            for g in range(k):
+                v = out[y, x - 1, g]
+                if add < nx:
+                    v += a[y, add, g]
+                if sub >= 0:
+                    v -= a[y, sub, g]
+                out[y, x, g] = v
+    return out
+
+
+@njit(cache=True, parallel=True)
+def distance_transform(mask, cell_size):
+    """Euclidean distance (same unit as ``cell_size``) from each cell to the nearest True
+    cell of a 2-D mask (``inf`` when the mask is empty).
+
+    Felzenszwalb & Huttenlocher's (2012) exact two-pass transform: the distance along each
+    column to the nearest feature, then for each row the lower envelope of the parabolas
+    ``(x - q)^2 + g(q)^2``. The winning offsets ``(dy, dx)`` give
+    ``sqrt((dy s)^2 + (dx s)^2)``, the expression ``scipy.ndimage.distance_transform_edt``
+    evaluates. Rows are independent in the second pass, so the parallel loop gives the
+    same result with any number of threads.
+
+    References
+    ----------
+    Felzenszwalb, P. F. & Huttenlocher, D. P. (2012). Distance transforms of sampled
+    functions. *Theory of Computing* 8, 415-428. doi:10.4086/toc.2012.v008a019
+    """
+    ny, nx = mask.shape
+    big = ny + nx + 1  # more than any in-grid offset
+    g = np.empty((ny, nx), dtype=np.int64)
+    for x in range(nx):
+        g[0, x] = 0 if mask[0, x] else big
+    for y in range(1, ny):
+        for x in range(nx):
+            g[y, x] = 0 if mask[y, x] else min(big, g[y - 1, x] + 1)
+    for y in range(ny - 2, -1, -1):
+        for x in range(nx):
+            if g[y + 1, x] + 1 < g[y, x]:
+                g[y, x] = g[y + 1, x] + 1
+    out = np.empty((ny, nx))
+    for y in prange(ny):
+        v = np.empty(nx, dtype=np.int64)  # columns of the parabolas in the envelope
+        z = np.empty(nx + 1)  # boundaries between them
+        k = -1
+        for q in range(nx):
+            if g[y, q] >= big:
+                continue
+            hq = float(g[y, q] * g[y, q] + q * q)
+            if k < 0:
+                k = 0
+                v[0] = q
+                z[0] = -np.inf
+                z[1] = np.inf
+                continue
+            while True:
+                p = v[k]
+                sep = (hq - float(g[y, p] * g[y, p] + p * p)) / (2.0 * (q - p))
+                if sep <= z[k]:
+                    k -= 1  # never below 0: z[0] is -inf
+                else:
+                    break
+            k += 1
+            v[k] = q
+            z[k] = sep
+            z[k + 1] = np.inf
+        if k < 0:
+            for x in range(nx):
+                out[y, x] = np.inf
+            continue
+        j = 0
+        for x in range(nx):
+            while z[j + 1] < x:
+                j += 1
+            q = v[j]
+            dy = g[y, q] * cell_size
+            dx = (x - q) * cell_size
+            out[y, x] = np.sqrt(dy * dy + dx * dx)
+    return out
