@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metrosim.scenario import (
+    KINDS,
+    ParamSpec,
     Scenario,
     ScenarioError,
     parameter_table,
@@ -45,6 +47,49 @@ def test_defaults_are_valid_and_inside_their_declared_ranges():
         assert spec.source and spec.doc and spec.unit, f"{row['name']} lacks source/doc/unit"
     assert s.incomes == tuple(sorted(s.incomes)), "income groups are poorest first"
     assert "growth_boundary" in Scenario.levers()
+
+
+def test_every_field_has_one_kind_by_the_documented_rule():
+    seen = {k: Scenario.fields_of_kind(k) for k in KINDS}
+    assert sorted(sum(seen.values(), [])) == sorted(FIELDS), "each field in exactly one kind"
+    assert seen["lever"] == Scenario.levers()
+    assert seen["uncertainty"] == Scenario.uncertainties()
+    for name in FIELDS:
+        spec = _spec(name)
+        assert spec.lever == (spec.kind == "lever"), name
+        if spec.section == "run":
+            assert spec.kind == "setting", name
+        if spec.section == "governance":
+            assert spec.kind == "lever", name
+    # settings outside the run section are the declared measurement standards and resolutions
+    assert set(seen["setting"]) - {n for n in FIELDS if _spec(n).section == "run"} == {
+        "accessibility_block_m",
+        "coverage_school_m",
+        "coverage_clinic_m",
+        "coverage_park_m",
+        "metro_access_km",
+    }
+    # behavioural and external parameters are uncertainties
+    for name in ("beta_commute", "formation_rate", "cost_base", "social_housing_units"):
+        assert _spec(name).kind == "uncertainty", name
+    for row in parameter_table():
+        assert row["kind"] == _spec(row["name"]).kind
+
+
+def test_param_spec_kind_is_derived_and_checked():
+    base = {"unit": "-", "source": "s", "doc": "d"}
+    assert ParamSpec(section="run", **base).kind == "setting"
+    assert ParamSpec(section="market", **base).kind == "uncertainty"
+    assert ParamSpec(section="market", lever=True, **base).kind == "lever"
+    assert ParamSpec(section="travel", kind="setting", **base).kind == "setting"
+    with pytest.raises(ValueError, match="kind = 'knob'; allowed: lever, uncertainty, setting"):
+        ParamSpec(section="market", kind="knob", **base)
+    with pytest.raises(ValueError, match="contradicts"):
+        ParamSpec(section="market", lever=True, kind="uncertainty", **base)
+    with pytest.raises(ValueError, match="contradicts"):
+        ParamSpec(section="market", kind="lever", **base)
+    with pytest.raises(ScenarioError, match="kind 'knob' is not allowed; allowed: lever"):
+        Scenario.fields_of_kind("knob")
 
 
 def test_presets_load():

@@ -24,7 +24,14 @@ from typing import Any
 
 from metrosim._atomic import atomic_write_text
 
-__all__ = ["Scenario", "ScenarioError", "ParamSpec", "parameter_table", "preset_names"]
+__all__ = [
+    "KINDS",
+    "Scenario",
+    "ScenarioError",
+    "ParamSpec",
+    "parameter_table",
+    "preset_names",
+]
 
 
 class ScenarioError(ValueError):
@@ -51,6 +58,11 @@ class ParamSpec:
         One sentence on what the parameter does.
     lever : bool
         True for policy levers (what a regime sets), False for parameters and uncertainties.
+    kind : str
+        ``"lever"``, ``"uncertainty"`` or ``"setting"`` (see :data:`KINDS`). Left out, it
+        follows the rule: a lever is a ``lever``; a field of the ``run`` section is a
+        ``setting``; anything else is an ``uncertainty``. A field that defines how something is
+        measured or resolved rather than how agents behave states ``kind="setting"``.
     """
 
     unit: str
@@ -61,6 +73,33 @@ class ParamSpec:
     high: float | None = None
     choices: tuple[str, ...] | None = None
     lever: bool = False
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            derived = (
+                "lever" if self.lever else "setting" if self.section == "run" else "uncertainty"
+            )
+            object.__setattr__(self, "kind", derived)
+        if self.kind not in KINDS:
+            raise ValueError(f"kind = {self.kind!r}; allowed: {', '.join(KINDS)}")
+        if self.lever != (self.kind == "lever"):
+            raise ValueError(f"lever = {self.lever} contradicts kind = {self.kind!r}")
+
+
+#: How a scenario field is classified for exploratory modelling (EMA's XLRM: levers L,
+#: uncertainties X; settings are neither):
+#:
+#: - ``lever``: a policy choice of the governance regimes the model compares (who plans, who
+#:   pays, how decisions are taken); what a regime sets.
+#: - ``uncertainty``: a behavioural or external parameter whose value is not known precisely
+#:   (preferences, market responses, costs, national policy and ministries' output, which the
+#:   metropolitan regimes do not control); its allowed range is a validity range, narrower
+#:   plausible ranges are stated by the experiment that samples it.
+#: - ``setting``: what a run is and how finely or by which standard it measures (name, region,
+#:   horizon, cell size, sampling scale, accessibility block size, coverage distances); changing
+#:   one changes the experiment or the measurement, not the city.
+KINDS: tuple[str, ...] = ("lever", "uncertainty", "setting")
 
 
 def _p(default: Any, **spec: Any) -> Any:
@@ -514,6 +553,7 @@ class Scenario:
     accessibility_block_m: float = _p(
         2000.0,
         unit="m",
+        kind="setting",
         section="travel",
         low=100.0,
         high=20000.0,
@@ -850,6 +890,7 @@ class Scenario:
     coverage_school_m: float = _p(
         1000.0,
         unit="m",
+        kind="setting",
         section="travel",
         low=10.0,
         high=20000.0,
@@ -859,6 +900,7 @@ class Scenario:
     coverage_clinic_m: float = _p(
         2000.0,
         unit="m",
+        kind="setting",
         section="travel",
         low=10.0,
         high=20000.0,
@@ -868,6 +910,7 @@ class Scenario:
     coverage_park_m: float = _p(
         400.0,
         unit="m",
+        kind="setting",
         section="travel",
         low=10.0,
         high=20000.0,
@@ -1345,7 +1388,7 @@ class Scenario:
     combined_authority_switch_cost: float = _p(
         0.05,
         unit="budget-years",
-        section="governance",
+        section="municipal",
         low=0.0,
         high=10.0,
         source=(
@@ -1443,6 +1486,7 @@ class Scenario:
     metro_access_km: float = _p(
         1.0,
         unit="km",
+        kind="setting",
         section="ministries",
         low=0.1,
         high=10.0,
@@ -1580,7 +1624,25 @@ class Scenario:
     @classmethod
     def levers(cls) -> list[str]:
         """Names of the policy levers (the fields a regime sets)."""
-        return [f.name for f in dataclasses.fields(cls) if f.metadata["spec"].lever]
+        return cls.fields_of_kind("lever")
+
+    @classmethod
+    def uncertainties(cls) -> list[str]:
+        """Names of the uncertain behavioural and external parameters."""
+        return cls.fields_of_kind("uncertainty")
+
+    @classmethod
+    def fields_of_kind(cls, kind: str) -> list[str]:
+        """Names of the fields of one kind (``lever``, ``uncertainty``, ``setting``: :data:`KINDS`).
+
+        Raises
+        ------
+        ScenarioError
+            For another kind.
+        """
+        if kind not in KINDS:
+            raise ScenarioError(f"kind {kind!r} is not allowed; allowed: {', '.join(KINDS)}")
+        return [f.name for f in dataclasses.fields(cls) if f.metadata["spec"].kind == kind]
 
     @property
     def incomes(self) -> tuple[float, ...]:
@@ -1748,7 +1810,7 @@ def preset_names() -> list[str]:
 
 
 def parameter_table() -> list[dict[str, Any]]:
-    """Every scenario field with its default, unit, range, section, source and meaning.
+    """Every scenario field with its default, unit, range, section, kind, source and meaning.
 
     This is the single source of ``docs/parameters.md``; a test checks that the two agree.
     """
@@ -1769,6 +1831,7 @@ def parameter_table() -> list[dict[str, Any]]:
                 "unit": spec.unit,
                 "allowed": allowed,
                 "lever": spec.lever,
+                "kind": spec.kind,
                 "meaning": spec.doc,
                 "source": spec.source,
             }
@@ -1784,6 +1847,13 @@ def parameter_table_markdown() -> str:
         "Generated from `metrosim.scenario.Scenario` by `python -m metrosim.scenario`; "
         "`tests/test_scenario.py` fails when this page and the code disagree.",
         "",
+        "Kind: `lever` = a policy choice of the governance regimes compared; `uncertainty` = a "
+        "behavioural or external parameter not known precisely (its allowed range is a validity "
+        "range, not a plausible one); `setting` = what the run is and how it measures (horizon, "
+        "resolution, coverage standards). Fields of the `run` section are settings, levers are "
+        "levers, other fields are uncertainties unless marked otherwise "
+        "(`metrosim.scenario.KINDS`).",
+        "",
     ]
     current = None
     for row in parameter_table():
@@ -1793,7 +1863,7 @@ def parameter_table_markdown() -> str:
                 "",
                 f"## {current}",
                 "",
-                "| name | default | unit | allowed | lever | meaning | source or assumption |",
+                "| name | default | unit | allowed | kind | meaning | source or assumption |",
                 "|---|---|---|---|---|---|---|",
             ]
         cells = [
@@ -1801,7 +1871,7 @@ def parameter_table_markdown() -> str:
             f"`{_toml_value(row['default'])}`",
             row["unit"],
             row["allowed"],
-            "yes" if row["lever"] else "",
+            row["kind"],
             row["meaning"],
             row["source"],
         ]

@@ -6,6 +6,9 @@ seeds and :func:`analyze` computes sensitivity indices. Both run in this process
 ``concurrent.futures`` executor, on a Dask ``LocalCluster`` (``workers > 1``) or through a
 ``dask.distributed.Client`` connected to a real scheduler; with an output folder they write each
 run as it finishes and resume what is missing.
+
+:mod:`metrosim.experiments.ema` (imported only when asked for; needs the ``ema`` extra) exposes a
+scenario as an EMA Workbench model for exploratory modelling and scenario discovery.
 """
 
 from metrosim.experiments._runs import ExperimentError, connect
