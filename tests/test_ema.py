@@ -104,7 +104,7 @@ def test_ranges_and_values_can_be_narrowed_inside_the_table():
     [
         (
             {"levers": ["beta_commute"]},
-            "lever 'beta_commute' is an uncertainty, not a lever; allowed levers: .*growth_boundary",
+            "lever 'beta_commute' is an uncertainty, not a lever; allowed levers: .*growth",
         ),
         (
             {"uncertainties": ["growth_boundary"]},
