@@ -446,6 +446,10 @@ class Travel:
             new = self._loads(rows, self._row_car_trips(probs, occ_c, share, pos, zone_ids.size))
             self.load = new if outer == 0 else self.load + (new - self.load) / (outer + 1)
         self.calibration_error = err
+        if have.any() and not have.all():
+            # communes with no resident at the start take the resident-weighted mean constants
+            # (households may move there later)
+            self.asc[~have] = np.average(self.asc[have], axis=0, weights=w_c[have])
 
     # --- one year ----------------------------------------------------------------------
     def step(

@@ -103,9 +103,13 @@ def incidence(
             if tot <= 0.0:
                 continue
             kept = 0.0
+            top = 0
             for j in range(n_d):
                 w[j] /= tot
-                if w[j] < min_share:
+                if w[j] > w[top]:
+                    top = j
+            for j in range(n_d):
+                if w[j] < min_share and j != top:  # the likeliest destination always stays
                     w[j] = 0.0
                 kept += w[j]
             for b in range(n_b):
