@@ -546,3 +546,16 @@ def test_pool_validation() -> None:
         pool_transfer([1.0], 1.5, [True], population=[1.0])
     with pytest.raises(ValueError, match=r"coverage\[0\]=-1\.0 is invalid"):
         pool_transfer([1.0], 0.5, [True], rule="need", coverage=[-1.0])
+
+
+def test_pool_residual_never_goes_to_a_non_member():
+    """A pool of one subnormal peso split between two members underflows to zero shares; the
+    rounding residual must still go to a member."""
+    t = pool_transfer(
+        np.array([5e-324, 5e-324, 5e-324]),
+        np.array([1.0, 0.0, 1.0]),
+        np.array([False, True, True]),
+        population=np.zeros(3),
+    )
+    assert t.received[0] == 0.0
+    assert math.fsum(t.received) == math.fsum(t.paid)

@@ -201,13 +201,14 @@ def _check_shares(shares: Sequence[float]) -> tuple[float, float, float, float]:
 def _allocate(total: float, weights: NDArray[np.float64]) -> NDArray[np.float64]:
     """Split ``total`` in proportion to ``weights`` (>= 0, some > 0); fsum of the result is total.
 
-    The rounding residual is put on the largest recipient.
+    The rounding residual is put on the recipient with the largest weight (never on one with
+    weight 0, even when every share underflows to 0).
     """
     w = weights / weights.max()  # rescale first: no overflow in the sum
     out = total * (w / w.sum())
     residual = total - math.fsum(out)
     if residual:
-        k = int(np.argmax(out))
+        k = int(np.argmax(w))
         out[k] += residual
     return out
 
