@@ -380,6 +380,21 @@ def household_sums(cell, commune_of_cell, group, mode, minutes, km, n_communes, 
 
 
 @njit(cache=True)
+def _heap_push(hk, ht, hc, size, key, tie, cell):
+    """Insert (key, tie, cell) at position ``size`` of a binary min-heap and sift it up."""
+    i = size
+    hk[i], ht[i], hc[i] = key, tie, cell
+    while i > 0:
+        p = (i - 1) // 2
+        if hk[p] < hk[i] or (hk[p] == hk[i] and ht[p] < ht[i]):
+            break
+        hk[p], hk[i] = hk[i], hk[p]
+        ht[p], ht[i] = ht[i], ht[p]
+        hc[p], hc[i] = hc[i], hc[p]
+        i = p
+
+
+@njit(cache=True)
 def priority_flood_d8(elev, nodata):
     """Receivers and processing order of a D8 drainage tree with depressions filled.
 
@@ -417,18 +432,9 @@ def priority_flood_d8(elev, nodata):
         if edge:
             seen[c] = True
             # push
-            i = size
+            _heap_push(hk, ht, hc, size, flat[c], tie, c)
             size += 1
-            hk[i], ht[i], hc[i] = flat[c], tie, c
             tie += 1
-            while i > 0:
-                p = (i - 1) // 2
-                if hk[p] < hk[i] or (hk[p] == hk[i] and ht[p] < ht[i]):
-                    break
-                hk[p], hk[i] = hk[i], hk[p]
-                ht[p], ht[i] = ht[i], ht[p]
-                hc[p], hc[i] = hc[i], hc[p]
-                i = p
     while size > 0:
         c = hc[0]
         key = hk[0]
@@ -462,18 +468,9 @@ def priority_flood_d8(elev, nodata):
                     continue
                 seen[nb] = True
                 recv[nb] = c
-                i = size
+                _heap_push(hk, ht, hc, size, max(flat[nb], key), tie, nb)
                 size += 1
-                hk[i], ht[i], hc[i] = max(flat[nb], key), tie, nb
                 tie += 1
-                while i > 0:
-                    p = (i - 1) // 2
-                    if hk[p] < hk[i] or (hk[p] == hk[i] and ht[p] < ht[i]):
-                        break
-                    hk[p], hk[i] = hk[i], hk[p]
-                    ht[p], ht[i] = ht[i], ht[p]
-                    hc[p], hc[i] = hc[i], hc[p]
-                    i = p
     return recv, order[:n_ord]
 
 
