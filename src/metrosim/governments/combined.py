@@ -35,25 +35,20 @@ Tiebout, C. M. (1956). A pure theory of local expenditures. *Journal of Politica
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from metrosim.governments.fiscal import _allocate, _key, _mask, _vector
+from metrosim.governments.fiscal import PoolTransfer, _allocate, _key, _mask, _vector
 
 __all__ = ["CombinedTransfer", "combined_transfer", "horizon_years", "review_membership"]
 
 Rule = Literal["per_capita", "need"]
 
 
-class CombinedTransfer(NamedTuple):
-    """Payments into and receipts from a combined authority's fund (float64, length n)."""
-
-    #: Paid into the fund by each member (0 for non-members).
-    paid: NDArray[np.float64]
-    #: Received from the fund by each member (0 for non-members).
-    received: NDArray[np.float64]
+#: Payments into and receipts from the fund: the same ``(paid, received)`` pair as a pool's.
+CombinedTransfer = PoolTransfer
 
 
 def combined_transfer(
