@@ -37,7 +37,13 @@ import numbers
 import numba
 import numpy as np
 
-from metrosim._kernels.spatial import distance_transform, window_sum_cols, window_sum_rows
+from metrosim._kernels.spatial import (
+    distance_transform,
+    running_sum_cols,
+    running_sum_rows,
+    window_sum_cols,
+    window_sum_rows,
+)
 from metrosim._kernels.surfaces import gravity_logsum, shortest_times
 
 __all__ = ["travel_time", "job_accessibility", "distance_to_nearest", "neighbourhood_sum"]
@@ -532,10 +538,14 @@ def neighbourhood_sum(values: np.ndarray, radius_cells: int) -> np.ndarray:
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             raise ValueError(f"{func}: values contains non-finite values; allowed: finite")
-        out = a.astype(np.float64)
-        for axis in (0, 1):
-            out = _window_sum_1d(out, r, axis)
-        return out
+        if a.size == 0:
+            return a.astype(np.float64)
+        b = np.ascontiguousarray(a, dtype=np.float64)
+        b3 = b if b.ndim == 3 else b[:, :, None]
+        ny, nx, k = b3.shape
+        rows = running_sum_rows(b3.reshape(ny, nx * k), r)
+        out = running_sum_cols(rows.reshape(ny, nx, k), r)
+        return out if a.ndim == 3 else out[:, :, 0]
     if a.size and a.dtype.kind in "iu":
         biggest = max(abs(int(a.max())), abs(int(a.min())))
         if biggest * a.size >= 2**63:
@@ -554,15 +564,3 @@ def neighbourhood_sum(values: np.ndarray, radius_cells: int) -> np.ndarray:
     rows = window_sum_rows(np.ascontiguousarray(b).reshape(ny, nx * k), r)
     out = window_sum_cols(rows.reshape(ny, nx, k), r)
     return out if a.ndim == 3 else out[:, :, 0]
-
-
-def _window_sum_1d(a: np.ndarray, r: int, axis: int) -> np.ndarray:
-    """Sums of a[i - r .. i + r] along one axis (zero outside), from a running sum."""
-    w = 2 * r + 1
-    pad = [(0, 0)] * a.ndim
-    pad[axis] = (r + 1, r)
-    c = np.pad(a, pad).cumsum(axis=axis)
-    n = a.shape[axis]
-    hi = np.take(c, np.arange(w, w + n), axis=axis)
-    lo = np.take(c, np.arange(0, n), axis=axis)
-    return hi - lo
