@@ -179,6 +179,10 @@ class MetroModel(mesa.Model):
         self.highway = np.zeros(self.grid.commune.size, dtype=bool)
         self._network_changed = False
         self.jobs = self.grid.jobs.ravel().astype(np.float64)
+        with_jobs = np.flatnonzero((self.commune_of_cell >= 0) & (self.jobs != 0))
+        self._jobs_by_commune = np.bincount(
+            self.commune_of_cell[with_jobs], weights=self.jobs[with_jobs], minlength=self.n_communes
+        )
         self.metro_lines = self._initial_metro()
         self.metro_extensions = 0
         self.network = self._metro_network()
@@ -592,14 +596,16 @@ class MetroModel(mesa.Model):
         land = self.land
         c = self.commune_of_cell
         inside = c >= 0
+        # sums over the cells that contribute (exact zeros elsewhere), in cell order
+        built = np.flatnonzero(inside & (land.capacity > 0))
         dw = np.bincount(
-            c[inside], weights=land.capacity[inside] * float(s.scale), minlength=self.n_communes
+            c[built], weights=land.capacity[built] * float(s.scale), minlength=self.n_communes
         )
-        tax_dw = bases.property_tax - s.tax_per_job * s.fiscal_decentralisation * np.bincount(
-            c[inside], weights=self.jobs[inside], minlength=self.n_communes
+        tax_dw = (
+            bases.property_tax - s.tax_per_job * s.fiscal_decentralisation * self._jobs_by_commune
         )
         tax_per_dw = np.where(dw > 0, tax_dw / np.maximum(dw, 1.0), 0.0)
-        occ = _sum_by(c[inside], land.occupancy[inside], self.n_communes)
+        occ = _sum_by(c[built], land.occupancy[built], self.n_communes)
         rich = occ[:, 3:].sum(axis=1) / np.maximum(occ.sum(axis=1), 1.0)
         self.density_cap = zoning_update(
             self.density_cap,
@@ -716,13 +722,15 @@ class MetroModel(mesa.Model):
         """
         s = self.params
         occ = self.land.occupied()
-        c = self.commune_of_cell
-        inside = c >= 0
-        hh = np.bincount(c[inside], weights=occ[inside], minlength=self.n_communes)
+        # sums over occupied cells only (the others add exact zeros), in cell order
+        cells = np.flatnonzero((self.commune_of_cell >= 0) & (occ > 0))
+        c = self.commune_of_cell[cells]
+        w = occ[cells]
+        hh = np.bincount(c, weights=w, minlength=self.n_communes)
         shares = []
         for kind in FACILITIES:
-            ok = inside & (self.distance_km[kind] * 1000.0 <= getattr(s, f"coverage_{kind}_m"))
-            cov = np.bincount(c[ok], weights=occ[ok], minlength=self.n_communes)
+            ok = self.distance_km[kind][cells] * 1000.0 <= getattr(s, f"coverage_{kind}_m")
+            cov = np.bincount(c[ok], weights=w[ok], minlength=self.n_communes)
             shares.append(cov / np.maximum(hh, 1.0))
         if per_type:
             return dict(zip(FACILITIES, shares, strict=True))
@@ -748,12 +756,11 @@ class MetroModel(mesa.Model):
     def municipal_rent(self) -> np.ndarray:
         """Mean rent of occupied dwellings in each commune."""
         occ = self.land.occupied()
-        c = self.commune_of_cell
-        inside = c >= 0
-        w = np.bincount(c[inside], weights=occ[inside], minlength=self.n_communes)
-        r = np.bincount(
-            c[inside], weights=(self.land.rent * occ)[inside], minlength=self.n_communes
-        )
+        # sums over occupied cells only (the others add exact zeros), in cell order
+        cells = np.flatnonzero((self.commune_of_cell >= 0) & (occ > 0))
+        c = self.commune_of_cell[cells]
+        w = np.bincount(c, weights=occ[cells], minlength=self.n_communes)
+        r = np.bincount(c, weights=self.land.rent[cells] * occ[cells], minlength=self.n_communes)
         return r / np.maximum(w, 1.0)
 
     # --- demography ------------------------------------------------------------------------

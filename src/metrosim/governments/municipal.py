@@ -71,20 +71,23 @@ def revenue_bases(
 
     Counting bases for the Fondo Común Municipal: exempt dwellings (real units) and poor
     persons (residents of the poorest income group).
+
+    Sums run over the cells that contribute (cells with dwellings, cells with jobs), in cell
+    order; cells left out add exact zeros, so the result is the same as a sum over every cell.
     """
     inside = commune >= 0
-    c = commune[inside]
-    dwellings = capacity[inside].astype(np.float64) * scale
-    v = value[inside]
+    built = np.flatnonzero(inside & (capacity > 0))  # occupancy <= capacity: all residents
+    c = commune[built]
+    dwellings = capacity[built].astype(np.float64) * scale
+    v = value[built]
     taxable = v > exemption_value
     tax_dw = np.bincount(c, weights=np.where(taxable, dwellings * v, 0.0), minlength=n_communes)
     exempt = np.bincount(c, weights=np.where(taxable, 0.0, dwellings), minlength=n_communes)
-    job_w = jobs[inside]
-    tax = property_tax_rate * tax_dw + tax_per_job * np.bincount(
-        c, weights=job_w, minlength=n_communes
-    )
-    licences = licence_per_job * np.bincount(c, weights=job_w, minlength=n_communes)
-    occ = occupancy[inside].astype(np.float64) * scale
+    with_jobs = np.flatnonzero(inside & (jobs != 0))
+    job_sum = np.bincount(commune[with_jobs], weights=jobs[with_jobs], minlength=n_communes)
+    tax = property_tax_rate * tax_dw + tax_per_job * job_sum
+    licences = licence_per_job * job_sum
+    occ = occupancy[built].astype(np.float64) * scale
     cars = np.bincount(c, weights=occ @ cars_per_household, minlength=n_communes)
     hh = np.bincount(c, weights=occ.sum(axis=1), minlength=n_communes)
     poor = np.bincount(c, weights=occ[:, 0], minlength=n_communes) * household_size
