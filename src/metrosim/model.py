@@ -51,7 +51,7 @@ from metrosim.governments.municipal import (
 from metrosim.governments.national import greenbelt_cells, zoning_in_force
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
-from metrosim.land import LandState, LandUse, density_class, initial_land, row_sums
+from metrosim.land import LandState, LandUse, density_class, initial_land, row_shares
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.metrics.spatial import _gaussian_spatial_h
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
@@ -916,8 +916,7 @@ class MetroModel(mesa.Model):
         self.service_km = np.minimum(sum(self.distance_km.values()) / 3.0, 100.0)
         r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
         occ = box_sum(land.occupancy.reshape(shape + (-1,)), r).reshape(land.occupancy.shape)
-        tot = row_sums(occ)
-        self.mix = np.where(tot[:, None] > 0, occ / np.maximum(tot, 1)[:, None], 0.0)
+        tot, self.mix = row_shares(occ)
         persons = tot * s.household_size * s.scale
         green_nb = box_sum(self.park_m2.reshape(shape), r).ravel()
         self.green = np.log1p(green_nb / np.maximum(persons, s.household_size * s.scale))

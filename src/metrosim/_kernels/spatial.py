@@ -247,3 +247,27 @@ def distance_transform(mask, cell_size):
             dx = (x - q) * cell_size
             out[y, x] = np.sqrt(dy * dy + dx * dx)
     return out
+
+
+@njit(cache=True)
+def row_shares(counts):
+    """Row totals of a 2-D integer array and each entry's share of its row total.
+
+    ``total[i] = sum_g counts[i, g]`` (int64, exact) and
+    ``share[i, g] = counts[i, g] / total[i]`` as float64 (0 where the total is 0): the same
+    conversions and one IEEE division each as ``counts / np.maximum(total, 1)[:, None]``
+    masked by ``total > 0``, in one pass.
+    """
+    n, k = counts.shape
+    total = np.zeros(n, dtype=np.int64)
+    share = np.zeros((n, k))
+    for i in range(n):
+        t = 0
+        for g in range(k):
+            t += counts[i, g]
+        total[i] = t
+        if t > 0:
+            d = float(t)
+            for g in range(k):
+                share[i, g] = float(counts[i, g]) / d
+    return total, share
