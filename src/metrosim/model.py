@@ -656,7 +656,9 @@ class MetroModel(mesa.Model):
             else:
                 # sectoral: cheap farmland within 2 km of the city, regional plan or not
                 cand = inside & (land.land_use == LandUse.AGRICULTURAL) & near_city
-            order = social_housing_sites(cand, land.rent, self.commute, s.social_housing_siting)
+            order = social_housing_sites(
+                cand, land.rent, self.commute, s.social_housing_siting, limit=-(-units // per_cell)
+            )
             rent = min(s.max_rent_share * 0.5 * float(self.incomes[0]), float(land.rent.max()))
             built = []
             for cell in order:
