@@ -154,6 +154,8 @@ class MetroModel(mesa.Model):
             developable=developable0,
         )
         self.commune_of_cell = self.grid.commune.ravel().astype(np.int32)
+        #: flat indices of the region's cells (the rest of the grid's rectangle is outside)
+        self._region_cells = np.flatnonzero(self.commune_of_cell >= 0)
         self.households: Households = place_groups(self.initial, self.commune_of_cell, self.rng)
         self.land: LandState = initial_land(
             self.grid,
@@ -987,20 +989,33 @@ class MetroModel(mesa.Model):
         )
 
     # --- land market -----------------------------------------------------------------------
-    def _hedonic_features(self) -> np.ndarray:
+    def _hedonic_features(self, cells: np.ndarray) -> np.ndarray:
+        """Location features of the hedonic rent model for the given cells (rows)."""
         return np.column_stack(
-            [self.commute, self.service_km, self.green, self.mix[:, 0], self.mix[:, 4]]
+            [
+                self.commute[cells],
+                self.service_km[cells],
+                self.green[cells],
+                self.mix[cells, 0],
+                self.mix[cells, 4],
+            ]
         )
 
     def _development(self) -> None:
-        """Developers build what the market lacks where profit is highest (``market.develop``)."""
+        """Developers build what the market lacks where profit is highest (``market.develop``).
+
+        The hedonic model is fitted on occupied cells and predicts rents in the region's cells
+        only (nothing is built outside it, where the value stays 0).
+        """
         s = self.params
         land = self.land
-        occ = land.occupied()
+        region = self._region_cells
+        occ = land.occupied()[region]
         fit = occ > 0
-        features = self._hedonic_features()
-        coef = fit_hedonic(land.rent[fit], features[fit], occ[fit])
-        rent_hat = expected_rent(coef, features)
+        features = self._hedonic_features(region)
+        coef = fit_hedonic(land.rent[region][fit], features[fit], occ[fit])
+        rent_hat = np.zeros(land.rent.size)
+        rent_hat[region] = expected_rent(coef, features)
         value = 12.0 * rent_hat / s.cap_rate
         urban_before = land.urban
         result = develop(
