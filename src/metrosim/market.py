@@ -84,8 +84,10 @@ def update_rents(
     yearly change is clipped to ``±max_change`` (log) and rents never fall below ``floor``.
     Cells without dwellings keep their rent (it is replaced by the hedonic value when built).
     """
-    change = np.clip(speed * (natural_vacancy - vacancy_rate), -max_change, max_change)
-    out = np.where(has_dwellings, rent * np.exp(change), rent)
+    cells = np.flatnonzero(has_dwellings)  # the others keep their rent: no work for them
+    change = np.clip(speed * (natural_vacancy - vacancy_rate[cells]), -max_change, max_change)
+    out = np.array(rent, dtype=np.float64, copy=True)
+    out[cells] = out[cells] * np.exp(change)
     return np.maximum(out, floor)
 
 
