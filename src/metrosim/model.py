@@ -586,10 +586,14 @@ class MetroModel(mesa.Model):
             self.metro_received_total[commune] += cost
             unc, hh = fields[kind]
             r = int(round(getattr(s, f"coverage_{kind}_m") / self.grid.cell_size_m))
-            near = np.zeros(self.grid.shape, dtype=bool)
-            near.flat[cell] = True
-            near = box_sum(near, 2 * r).ravel() > 0
-            fields[kind] = (np.where(near, 0.0, unc), hh)
+            # the cells within 2r (a square window, clipped to the grid) now count as covered
+            ny, nx = self.grid.shape
+            y, x = divmod(cell, nx)
+            unc = unc.astype(np.float64)  # a copy: the caller's field is left as it was
+            unc.reshape(ny, nx)[
+                max(0, y - 2 * r) : y + 2 * r + 1, max(0, x - 2 * r) : x + 2 * r + 1
+            ] = 0.0
+            fields[kind] = (unc, hh)
         return spent
 
     def _zoning(self, bases) -> None:
