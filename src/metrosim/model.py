@@ -552,14 +552,19 @@ class MetroModel(mesa.Model):
             return 0.0
         coverage = self._commune_coverage(per_type=True)
         spent = 0.0
+        ny, nx = self.grid.shape
+        # the fund invests where coverage is worst (unmet need): the best cell of each type,
+        # recomputed only for the type whose field changed
+        unmet = {kind: unc for kind, (unc, _) in fields.items()}
+        top = {kind: int(np.argmax(unc)) for kind, unc in unmet.items()}
+        own: set[str] = set()  # fields already copied (the caller's stay as they were)
         for _ in range(50):
             best = None
-            for kind, (unc, _) in fields.items():
-                score = unc  # the fund invests where coverage is worst (unmet need)
-                cell = int(np.argmax(score))
-                val = score[cell] / self._cost(kind)
+            for kind, unc in unmet.items():
+                cell = top[kind]
+                val = unc[cell] / self._cost(kind)
                 if (
-                    score[cell] > 0
+                    unc[cell] > 0
                     and self._cost(kind) <= self.metro_fund
                     and (best is None or val > best[0])
                 ):
@@ -574,26 +579,27 @@ class MetroModel(mesa.Model):
                 yes[commune] = True
                 if yes[self.city.in_core].mean() < s.committee_majority:
                     self.projects_rejected += 1
-                    unc, hh = fields[kind]
-                    unc = unc.copy()
-                    unc[cell] = 0.0  # dropped; the committee may pass the next one
-                    fields[kind] = (unc, hh)
+                    if kind not in own:
+                        unmet[kind] = unmet[kind].copy()
+                        own.add(kind)
+                    unmet[kind][cell] = 0  # dropped; the committee may pass the next one
+                    top[kind] = int(np.argmax(unmet[kind]))
                     continue
             self._build(kind, cell)
             cost = self._cost(kind)
             self.metro_fund -= cost
             spent += cost
             self.metro_received_total[commune] += cost
-            unc, hh = fields[kind]
             r = int(round(getattr(s, f"coverage_{kind}_m") / self.grid.cell_size_m))
+            if kind not in own or unmet[kind].dtype != np.float64:
+                unmet[kind] = unmet[kind].astype(np.float64)  # a copy
+                own.add(kind)
             # the cells within 2r (a square window, clipped to the grid) now count as covered
-            ny, nx = self.grid.shape
             y, x = divmod(cell, nx)
-            unc = unc.astype(np.float64)  # a copy: the caller's field is left as it was
-            unc.reshape(ny, nx)[
+            unmet[kind].reshape(ny, nx)[
                 max(0, y - 2 * r) : y + 2 * r + 1, max(0, x - 2 * r) : x + 2 * r + 1
             ] = 0.0
-            fields[kind] = (unc, hh)
+            top[kind] = int(np.argmax(unmet[kind]))
         return spent
 
     def _zoning(self, bases) -> None:
