@@ -162,3 +162,20 @@ def test_row_shares_rejects_non_integer_input():
 
     with pytest.raises(ValueError, match="row_shares: counts has dtype float64"):
         row_shares(np.ones((2, 2)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(0, 30),
+    st.integers(1, 6),
+    st.sampled_from(["int32", "int64", "uint16", "float64"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_row_sums_equals_numpy_sum(n, k, dtype, seed):
+    from metrosim.land import row_sums
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 1000, (n, k)).astype(dtype)
+    got = row_sums(a)
+    assert got.dtype == a.dtype
+    np.testing.assert_array_equal(got, a.sum(axis=1, dtype=a.dtype))

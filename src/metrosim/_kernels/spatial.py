@@ -271,3 +271,16 @@ def row_shares(counts):
             for g in range(k):
                 share[i, g] = float(counts[i, g]) / d
     return total, share
+
+
+@njit(cache=True)
+def row_totals(a):
+    """``a.sum(axis=1)`` of a 2-D integer array with few columns, in its own dtype, one pass."""
+    n, k = a.shape
+    out = np.zeros(n, dtype=a.dtype)
+    for i in range(n):
+        t = a[i, 0]
+        for g in range(1, k):
+            t += a[i, g]
+        out[i] = t
+    return out
