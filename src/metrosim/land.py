@@ -11,7 +11,6 @@ from enum import IntEnum
 
 import numpy as np
 
-from metrosim._kernels.spatial import row_shares as _row_shares
 from metrosim._kernels.spatial import row_totals as _row_totals
 from metrosim.grid import GridLayers
 from metrosim.population import N_GROUPS, Households, InitialPopulation
@@ -55,28 +54,6 @@ def row_sums(a: np.ndarray) -> np.ndarray:
     for g in range(1, a.shape[1]):
         out += a[:, g]
     return out
-
-
-def row_shares(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row totals of a 2-D integer array and each entry's share of its row total.
-
-    Returns ``(total, share)``: ``total`` int64, ``share`` float64 with
-    ``share[i, g] = counts[i, g] / total[i]`` and 0 in rows whose total is 0 (one numba pass;
-    the same values as ``np.where(total > 0, counts / np.maximum(total, 1), 0.0)``).
-
-    Examples
-    --------
-    >>> total, share = row_shares(np.array([[1, 3], [0, 0]]))
-    >>> total.tolist(), share.tolist()
-    ([4, 0], [[0.25, 0.75], [0.0, 0.0]])
-    """
-    a = np.asarray(counts)
-    if a.ndim != 2 or a.dtype.kind not in "iu":
-        raise ValueError(
-            f"row_shares: counts has dtype {a.dtype} and shape {a.shape}; allowed: a 2-D "
-            "integer array"
-        )
-    return _row_shares(np.ascontiguousarray(a, dtype=np.int64))
 
 
 def density_class(dwellings_per_ha: np.ndarray) -> np.ndarray:

@@ -51,11 +51,12 @@ from metrosim.governments.municipal import (
 from metrosim.governments.national import greenbelt_cells, zoning_in_force
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
-from metrosim.land import LandState, LandUse, density_class, initial_land, row_shares
+from metrosim.land import LandState, LandUse, density_class, initial_land
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.metrics.spatial import _gaussian_spatial_h
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
 from metrosim.scenario import Scenario, ScenarioError
+from metrosim.surfaces import neighbourhood_shares
 from metrosim.travel import Travel, ZoneSystem, observed_mode_shares
 
 __all__ = ["MetroModel", "Municipality", "RegionalGovernment", "Ministry"]
@@ -929,8 +930,7 @@ class MetroModel(mesa.Model):
         }
         self.service_km = np.minimum(sum(self.distance_km.values()) / 3.0, 100.0)
         r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
-        occ = box_sum(land.occupancy.reshape(shape + (-1,)), r).reshape(land.occupancy.shape)
-        tot, self.mix = row_shares(occ)
+        tot, self.mix = neighbourhood_shares(land.occupancy.reshape(shape + (-1,)), r)
         persons = tot * s.household_size * s.scale
         green_nb = box_sum(self.park_m2.reshape(shape), r).ravel()
         self.green = np.log1p(green_nb / np.maximum(persons, s.household_size * s.scale))

@@ -250,30 +250,6 @@ def distance_transform(mask, cell_size):
 
 
 @njit(cache=True)
-def row_shares(counts):
-    """Row totals of a 2-D integer array and each entry's share of its row total.
-
-    ``total[i] = sum_g counts[i, g]`` (int64, exact) and
-    ``share[i, g] = counts[i, g] / total[i]`` as float64 (0 where the total is 0): the same
-    conversions and one IEEE division each as ``counts / np.maximum(total, 1)[:, None]``
-    masked by ``total > 0``, in one pass.
-    """
-    n, k = counts.shape
-    total = np.zeros(n, dtype=np.int64)
-    share = np.zeros((n, k))
-    for i in range(n):
-        t = 0
-        for g in range(k):
-            t += counts[i, g]
-        total[i] = t
-        if t > 0:
-            d = float(t)
-            for g in range(k):
-                share[i, g] = float(counts[i, g]) / d
-    return total, share
-
-
-@njit(cache=True)
 def row_totals(a):
     """``a.sum(axis=1)`` of a 2-D integer array with few columns, in its own dtype, one pass."""
     n, k = a.shape
@@ -284,3 +260,47 @@ def row_totals(a):
             t += a[i, g]
         out[i] = t
     return out
+
+
+@njit(cache=True)
+def window_shares(rows, r):
+    """Totals and shares of the (2r+1)-wide windows along the second axis of ``rows``.
+
+    ``rows`` is ``(ny, nx, k)`` int64 (already summed down the rows, :func:`window_sum_rows`).
+    The window sums along x are those of :func:`window_sum_cols`, kept for one row only; each
+    cell's total ``t`` over the k layers (int64) and ``share[., g] = w_g / t`` (float64, 0 when
+    ``t`` is 0) are written directly, as dividing the full window sums by their totals would.
+    """
+    ny, nx, k = rows.shape
+    total = np.zeros(ny * nx, dtype=np.int64)
+    share = np.zeros((ny * nx, k))
+    buf = np.zeros((nx, k), dtype=np.int64)
+    first = min(r, nx - 1) + 1
+    for y in range(ny):
+        row = rows[y]
+        for g in range(k):
+            buf[0, g] = 0
+        for x in range(first):
+            for g in range(k):
+                buf[0, g] += row[x, g]
+        for x in range(1, nx):
+            add = x + r
+            sub = x - r - 1
+            for g in range(k):
+                v = buf[x - 1, g]
+                if add < nx:
+                    v += row[add, g]
+                if sub >= 0:
+                    v -= row[sub, g]
+                buf[x, g] = v
+        base = y * nx
+        for x in range(nx):
+            t = 0
+            for g in range(k):
+                t += buf[x, g]
+            total[base + x] = t
+            if t > 0:
+                d = float(t)
+                for g in range(k):
+                    share[base + x, g] = float(buf[x, g]) / d
+    return total, share
