@@ -218,3 +218,26 @@ def test_social_housing_sites_limit_is_a_prefix_of_the_full_order(n, limit, siti
     assert sorted(full.tolist()) == np.flatnonzero(cand).tolist()
     got = social_housing_sites(cand, price, commute, siting, limit=limit)
     np.testing.assert_array_equal(got, full[: max(limit, 0)])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 60),
+    st.integers(1, 6),
+    st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+    st.sampled_from(["int64", "float64"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_best_sites_equals_site_scores_then_best_site(n, n_communes, p, dtype, seed):
+    from metrosim.governments.municipal import best_sites, site_scores
+
+    rng = np.random.default_rng(seed)
+    unc = rng.integers(0, 5, n).astype(dtype)  # ties
+    hh = (unc + rng.integers(0, 5, n)).astype(dtype)
+    commune = rng.integers(-1, n_communes, n).astype(np.int32)
+    score = site_scores(unc, hh, p)
+    ref = best_site_per_commune(score, commune, n_communes)
+    sites, top = best_sites(unc, hh, p, commune, n_communes)
+    np.testing.assert_array_equal(sites, ref)
+    ref_top = np.where(ref >= 0, score[np.maximum(ref, 0)], 0.0)
+    assert top.tobytes() == ref_top.tobytes()

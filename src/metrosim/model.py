@@ -41,11 +41,10 @@ from metrosim.governments.ministries import (
 )
 from metrosim.governments.municipal import (
     FACILITIES,
-    best_site_per_commune,
+    best_sites,
     election,
     horizon_weight,
     revenue_bases,
-    site_scores,
     zoning_update,
 )
 from metrosim.governments.national import greenbelt_cells, zoning_in_force
@@ -514,10 +513,10 @@ class MetroModel(mesa.Model):
         build_years = {"school": 3.0, "clinic": 3.0, "park": 1.0}
         sites, values = {}, {}
         for kind, (unc, hh) in fields.items():
-            score = site_scores(unc, hh, s.citizen_participation)
-            sites[kind] = best_site_per_commune(score, self.commune_of_cell, self.n_communes)
+            sites[kind], site_score = best_sites(
+                unc, hh, s.citizen_participation, self.commune_of_cell, self.n_communes
+            )
             w = horizon_weight(build_years[kind], years_left, s.mayor_discount)
-            site_score = np.where(sites[kind] >= 0, score[np.maximum(sites[kind], 0)], 0.0)
             values[kind] = site_score * w / self._cost(kind)
         built = {k: np.zeros(self.n_communes, dtype=np.int64) for k in FACILITIES}
         for _ in range(3):

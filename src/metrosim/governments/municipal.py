@@ -20,12 +20,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from metrosim._kernels.regions import argmax_by_region
+from metrosim._kernels.regions import argmax_blend_by_region, argmax_by_region
 
 __all__ = [
     "RevenueBases",
     "revenue_bases",
     "best_site_per_commune",
+    "best_sites",
     "zoning_update",
     "election",
 ]
@@ -175,6 +176,38 @@ def site_scores(
     most households (voters) are, covered or not.
     """
     return participation * uncovered_nearby + (1.0 - participation) * households_nearby
+
+
+def best_sites(
+    uncovered_nearby: np.ndarray,
+    households_nearby: np.ndarray,
+    participation: float,
+    commune: np.ndarray,
+    n_communes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each commune's best facility site by :func:`site_scores` and that site's score.
+
+    The same cells and scores as ``best_site_per_commune(site_scores(u, h, p), commune, n)``
+    (-1 and a score of 0 where no cell scores above 0), in one numba pass without the
+    full-size score array.
+
+    Examples
+    --------
+    >>> sites, score = best_sites(
+    ...     np.array([0, 4, 1, 0]), np.array([2, 4, 1, 0]), 0.5, np.array([0, 0, 1, 1]), 2
+    ... )
+    >>> sites.tolist(), score.tolist()
+    ([1, 2], [4.0, 1.0])
+    """
+    u = np.ascontiguousarray(uncovered_nearby)
+    h = np.ascontiguousarray(households_nearby)
+    c = np.ascontiguousarray(commune)
+    if not (u.shape == h.shape == c.shape and u.ndim == 1):
+        raise ValueError(
+            f"best_sites: uncovered_nearby {u.shape}, households_nearby {h.shape} and commune "
+            f"{c.shape}; allowed: 1-D arrays of one length"
+        )
+    return argmax_blend_by_region(u, h, float(participation), c, int(n_communes))
 
 
 def horizon_weight(build_years: float, years_left: float, discount: float) -> float:
