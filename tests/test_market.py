@@ -142,3 +142,80 @@ def test_projects_in_order_partial_sort_takes_the_full_orders_prefix(n, target, 
         np.testing.assert_array_equal(a[:n_take], b[:n_take])
     if full[2].size and full[2][-1] < target:
         assert part[0].size == full[0].size  # short of the target: every project
+
+
+def numpy_candidates(land, value, dist, *, cost_base, cpd, farm, serv, min_d, prem, scale, area):
+    """The numpy form of develop's candidate evaluation (the kernel must equal it bit for bit)."""
+    agricultural = land.land_use == LandUse.AGRICULTURAL
+    residential = (land.land_use >= LandUse.RES_LOW) & (land.land_use <= LandUse.RES_HIGH)
+    sites = np.flatnonzero(land.developable & (agricultural | residential))
+    cap = np.minimum(land.zoned_max_dw_ha[sites], land.plan_max_dw_ha[sites]).astype(np.float64)
+    v = value[sites]
+    d_star = np.clip((v - cost_base) / (2.0 * cpd), 0.0, cap)
+    margin = v - cost_base - cpd * d_star
+    d0 = land.capacity[sites] * scale / area
+    green = agricultural[sites] & (d_star >= min_d) & (d_star > d0)
+    p_green = (d_star - d0) * margin - farm - serv * dist[sites]
+    dense = residential[sites] & (d_star > 1.25 * d0 + 1.0)
+    p_dense = (d_star - d0) * margin - prem * d0 * v
+    profit = np.where(green, p_green, np.where(dense, p_dense, -np.inf))
+    cost = np.maximum((d_star - d0) * (cost_base + cpd * d_star), 1.0)
+    pick = np.flatnonzero(np.isfinite(profit) & (profit > 0))
+    return sites[pick], profit[pick], cost[pick], d_star[pick], d0[pick]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.integers(0, 2**32 - 1))
+def test_candidate_kernel_equals_numpy_form(n, seed):
+    from metrosim._kernels.market import candidate_projects
+
+    rng = np.random.default_rng(seed)
+    uses = np.array(
+        [
+            LandUse.AGRICULTURAL,
+            LandUse.RES_LOW,
+            LandUse.RES_MEDIUM,
+            LandUse.RES_HIGH,
+            LandUse.JOBS,
+            LandUse.PARK,
+        ],
+        dtype=np.uint8,
+    )
+    land = LandState(
+        land_use=rng.choice(uses, n),
+        developable=rng.random(n) < 0.8,
+        zoned_max_dw_ha=rng.choice([0.0, 20.0, 60.0, 150.0], n).astype(np.float32),
+        plan_max_dw_ha=rng.choice([np.inf, 0.0, 40.0], n).astype(np.float32),
+        capacity=rng.integers(0, 60, n).astype(np.int32),
+        occupancy=np.zeros((n, 5), dtype=np.int32),
+        rent=np.ones(n),
+        urban_start=np.zeros(n, dtype=bool),
+    )
+    value = rng.lognormal(17.5, 0.8, n)
+    dist = rng.random(n) * 10.0
+    kw = dict(
+        cost_base=3.0e7, cpd=1.5e5, farm=2.0e8, serv=5.0e6, min_d=8.0, prem=0.3, scale=10, area=6.25
+    )
+    ref = numpy_candidates(land, value, dist, **kw)
+    got = candidate_projects(
+        land.land_use,
+        land.developable,
+        land.zoned_max_dw_ha,
+        land.plan_max_dw_ha,
+        land.capacity,
+        value,
+        dist,
+        int(LandUse.AGRICULTURAL),
+        int(LandUse.RES_LOW),
+        int(LandUse.RES_HIGH),
+        kw["cost_base"],
+        kw["cpd"],
+        kw["farm"],
+        kw["serv"],
+        kw["min_d"],
+        kw["prem"],
+        kw["scale"],
+        kw["area"],
+    )
+    for a, b in zip(ref, got, strict=True):
+        assert a.tobytes() == b.tobytes()

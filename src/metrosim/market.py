@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from metrosim._kernels.market import candidate_projects
 from metrosim.land import LandState, LandUse, density_class
 
 __all__ = ["fit_hedonic", "expected_rent", "update_rents", "develop", "DevelopmentResult"]
@@ -147,32 +148,30 @@ def develop(
     empty = np.zeros(0, dtype=np.int64)
     if target == 0:
         return DevelopmentResult(0, 0, empty, empty)
-    # only developable farmland and housing can take a project: work on those cells alone
-    agricultural = land.land_use == LandUse.AGRICULTURAL
-    residential = (land.land_use >= LandUse.RES_LOW) & (land.land_use <= LandUse.RES_HIGH)
-    sites = np.flatnonzero(land.developable & (agricultural | residential))
-    cap = np.minimum(land.zoned_max_dw_ha[sites], land.plan_max_dw_ha[sites]).astype(np.float64)
-    v = value[sites]
-    d_star = np.clip((v - cost_base) / (2.0 * cost_per_density), 0.0, cap)
-    margin_per_dw = v - cost_base - cost_per_density * d_star
-    d0 = land.capacity[sites] * scale / cell_area_ha  # real dwellings per ha now
-
-    green = agricultural[sites] & (d_star >= min_density) & (d_star > d0)
-    profit_green = (
-        (d_star - d0) * margin_per_dw
-        - farmland_price_ha
-        - servicing_cost_ha_km * distance_to_urban_km[sites]
+    # candidate projects: developable farmland and housing cells with a positive profit
+    # (one numba pass over the cells: _kernels.market.candidate_projects)
+    cand, profit, cost, d_star, d0 = candidate_projects(
+        land.land_use,
+        land.developable,
+        land.zoned_max_dw_ha,
+        land.plan_max_dw_ha,
+        land.capacity,
+        np.ascontiguousarray(value, dtype=np.float64),
+        np.ascontiguousarray(distance_to_urban_km, dtype=np.float64),
+        int(LandUse.AGRICULTURAL),
+        int(LandUse.RES_LOW),
+        int(LandUse.RES_HIGH),
+        float(cost_base),
+        float(cost_per_density),
+        float(farmland_price_ha),
+        float(servicing_cost_ha_km),
+        float(min_density),
+        float(redevelopment_premium),
+        int(scale),
+        float(cell_area_ha),
     )
-    dense = residential[sites] & (d_star > 1.25 * d0 + 1.0)
-    profit_dense = (d_star - d0) * margin_per_dw - redevelopment_premium * d0 * v
-
-    profit = np.where(green, profit_green, np.where(dense, profit_dense, -np.inf))
-    cost = np.maximum((d_star - d0) * (cost_base + cost_per_density * d_star), 1.0)
-    pick = np.flatnonzero(np.isfinite(profit) & (profit > 0))
-    cand = sites[pick]
     if cand.size == 0:
         return DevelopmentResult(target, 0, empty, empty)
-    profit, cost, d_star, d0 = profit[pick], cost[pick], d_star[pick], d0[pick]
     margin = profit / cost
     keys = margin / heterogeneity + rng.gumbel(size=cand.size)
     order, add, cum = _projects_in_order(
