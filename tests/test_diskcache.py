@@ -257,7 +257,7 @@ def test_a_model_from_the_cache_is_identical_to_one_computed(cache, monkeypatch,
         _assert_identical(_model_state(ref), _model_state(m))
         assert m.yearly == ref.yearly
     kinds = sorted(p.name.split("-")[0] for p in cache.glob("*.npz") if "grid" not in p.name)
-    assert kinds == ["calibration", "population", "rivers", "zones"]
+    assert kinds == ["calibration", "commute", "population", "rivers", "zones"]
 
 
 @pytest.mark.slow
@@ -290,3 +290,26 @@ def test_the_initial_population_from_the_cache_is_identical(cache):
         for x in (b, c):
             y, z = getattr(a, f.name), getattr(x, f.name)
             assert y.dtype == z.dtype and y.tobytes() == z.tobytes(), f.name
+
+
+def test_commute_minutes_from_the_cache_are_identical(cache, monkeypatch):
+    from metrosim import accessibility, surfaces
+
+    rng = np.random.default_rng(3)
+    speed = rng.uniform(5.0, 40.0, (12, 15))
+    speed[3, :7] = 0.0  # impassable cells
+    jobs = rng.poisson(2.0, (12, 15)).astype(np.float64)
+    net = accessibility.Network(speed.size, [3, 100], [150, 7], [4.0, 2.5])
+    calls = _count(monkeypatch, surfaces, "job_accessibility")
+    args = (speed, 500.0, jobs, net)
+    kw = {"block": 2, "beta": 0.05}
+    plain = accessibility.commute_minutes(*args, **kw)
+    first = accessibility.commute_minutes(*args, **kw, disk_cache=True)
+    again = accessibility.commute_minutes(*args, **kw, disk_cache=True)
+    assert calls[0] == 2, "the second cached call recomputed"
+    for x in (first, again):
+        assert x.dtype == plain.dtype and x.tobytes() == plain.tobytes()
+    # another network is another key
+    net2 = accessibility.Network(speed.size, [3, 100], [150, 7], [4.0, 2.0])
+    accessibility.commute_minutes(speed, 500.0, jobs, net2, **kw, disk_cache=True)
+    assert calls[0] == 3
