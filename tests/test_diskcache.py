@@ -7,6 +7,8 @@ is identical to one built without it, bit for bit, with the same random draws.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import fields
 
 import numpy as np
@@ -313,3 +315,64 @@ def test_commute_minutes_from_the_cache_are_identical(cache, monkeypatch):
     net2 = accessibility.Network(speed.size, [3, 100], [150, 7], [4.0, 2.0])
     accessibility.commute_minutes(speed, 500.0, jobs, net2, **kw, disk_cache=True)
     assert calls[0] == 3
+
+
+def _assert_same_city(a, b) -> None:
+    from metrosim.data import AsciiGrid
+
+    for f in fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape, f.name
+            assert x.tobytes() == y.tobytes(), f.name
+        elif isinstance(x, AsciiGrid):
+            assert x.values.tobytes() == y.values.tobytes(), f.name
+            assert (x.xll, x.yll, x.cellsize) == (y.xll, y.yll, y.cellsize), f.name
+        elif f.name.endswith("_rings"):
+            assert [len(r) for r in x] == [len(r) for r in y], f.name
+            for fx, fy in zip(x, y, strict=True):
+                for rx, ry in zip(fx, fy, strict=True):
+                    assert rx.dtype == ry.dtype and np.array_equal(rx, ry), f.name
+        else:
+            assert x == y and type(x) is type(y), f.name
+
+
+def test_city_data_from_the_cache_are_identical(cache, monkeypatch):
+    import metrosim.data as data_mod
+
+    parsed = _count(monkeypatch, data_mod, "_parse_city")
+    stamp = ("a stamp no other test uses",)
+    miss = data_mod._load_city.__wrapped__("santiago", stamp)
+    hit = data_mod._load_city.__wrapped__("santiago", stamp)
+    assert parsed[0] == 1, "the second load parsed the files again"
+    reference = data_mod._parse_city("santiago", "")
+    assert reference.fingerprint == miss.fingerprint
+    for city in (miss, hit):
+        _assert_same_city(reference, city)
+    assert all(type(n) is str for n in hit.name + hit.station_id)
+    assert list(hit.line_sequences) == list(reference.line_sequences)
+
+
+def test_entries_of_other_code_versions_are_pruned_once_stale(cache, monkeypatch):
+    build = _Builder()
+    monkeypatch.setattr(_diskcache, "code_version", lambda: "a" * 64)
+    _diskcache.cached_arrays("unit", (1,), build)
+    _diskcache.cached_arrays("other", (1,), build)
+    old_unit, old_other = sorted(cache.glob("unit-*.npz")), sorted(cache.glob("other-*.npz"))
+    assert len(old_unit) == len(old_other) == 1
+    monkeypatch.setattr(_diskcache, "code_version", lambda: "b" * 64)
+    _diskcache.cached_arrays("unit", (1,), build)  # a recent entry of another version stays
+    assert old_unit[0].exists() and len(list(cache.glob("unit-*.npz"))) == 2
+    stale = time.time() - (_diskcache.STALE_DAYS + 1) * 86400.0
+    os.utime(old_unit[0], (stale, stale))
+    os.utime(old_other[0], (stale, stale))
+    _diskcache.cached_arrays("unit", (2,), build)
+    assert not old_unit[0].exists(), "a stale entry of another code version was kept"
+    assert old_other[0].exists(), "an entry of another kind was pruned"
+    assert len(list(cache.glob("unit-bbbb*.npz"))) == 2
+    # a hit marks its entry as in use
+    mine = sorted(cache.glob("unit-bbbb*.npz"))[0]
+    os.utime(mine, (stale, stale))
+    _diskcache.cached_arrays("unit", (1,), build)
+    _diskcache.cached_arrays("unit", (2,), build)
+    assert mine.stat().st_mtime > stale + 86400.0

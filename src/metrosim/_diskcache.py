@@ -1,9 +1,10 @@
 """On-disk cache of deterministic derived inputs, keyed by their content and the code.
 
-A few start-up computations depend only on their inputs (no random draws): the initial
-population of the cells, the travel zones and their trip table, the calibrated mode constants,
-the distance to the DEM-derived rivers. :func:`cached_arrays` stores their arrays as ``.npz``
-files in :func:`metrosim.grid.cache_dir` (the folder of the grid cache) under a key that hashes
+A few start-up computations depend only on their inputs (no random draws): the checked city
+data, the initial population of the cells, the initial commute surface, the travel zones and
+their trip table, the calibrated mode constants, the distance to the DEM-derived rivers.
+:func:`cached_arrays` stores their arrays as ``.npz`` files in :func:`metrosim.grid.cache_dir`
+(the folder of the grid cache) under a key that hashes
 
 * every input array (dtype, shape and bytes) and every scalar parameter the computation reads
   (for the mode constants: every field of the scenario, so no parameter can be missed);
@@ -13,7 +14,9 @@ files in :func:`metrosim.grid.cache_dir` (the folder of the grid cache) under a 
 A hit returns arrays equal to the bit to those the computation would return. A file with
 another key, a damaged file (bad zip, missing array, checksum mismatch) or an unreadable one is
 ignored and rebuilt; writes are atomic; a read-only cache folder is not an error. The folder
-can be deleted at any time.
+can be deleted at any time. File names carry the start of the code version: when an entry is
+written, the entries of the same kind written by other versions of the code and not used for
+:data:`STALE_DAYS` days are deleted, so the folder does not grow with every change of the code.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import functools
 import hashlib
 import io
 import os
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +36,10 @@ import numpy as np
 
 from metrosim._atomic import atomic_write_bytes
 
-__all__ = ["cached_arrays", "code_version", "digest", "enabled"]
+__all__ = ["cached_arrays", "code_version", "digest", "enabled", "STALE_DAYS"]
+
+#: Entries of other code versions unused for this many days are deleted on a write.
+STALE_DAYS = 7.0
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -92,7 +99,19 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
 def _path(kind: str, key: str) -> Path:
     from metrosim.grid import cache_dir
 
-    return cache_dir() / f"{kind}-{key[:32]}.npz"
+    return cache_dir() / f"{kind}-{code_version()[:12]}-{key[:32]}.npz"
+
+
+def _prune(kind: str, keep: Path) -> None:
+    """Delete the entries of ``kind`` of other code versions unused for STALE_DAYS days."""
+    mine = keep.name.split("-")[1]
+    cutoff = time.time() - STALE_DAYS * 86400.0
+    for p in keep.parent.glob(f"{kind}-*-*.npz"):
+        try:
+            if p.name.split("-")[1] != mine and p.stat().st_mtime < cutoff:
+                p.unlink()
+        except OSError:
+            pass  # another process removed it, or the folder is read-only
 
 
 def _try_load(path: Path, key: str) -> dict[str, np.ndarray] | None:
@@ -143,10 +162,15 @@ def cached_arrays(
     path = _path(kind, key)
     hit = _try_load(path, key)
     if hit is not None:
+        try:
+            os.utime(path)  # in use: not pruned
+        except OSError:
+            pass
         return hit
     arrays = {k: np.asarray(v) for k, v in build().items()}
     try:
         _save(path, key, arrays)
+        _prune(kind, path)
     except OSError:
         pass  # a read-only cache folder is not an error: the result is rebuilt next time
     return arrays
