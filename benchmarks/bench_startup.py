@@ -6,7 +6,8 @@ Usage (from the repository root)::
 
 Starts ``--runs + 1`` fresh Python processes one after the other; each imports metrosim, builds
 ``MetroModel(Scenario(scale, cell_size_m), rng=1)`` and runs one ``step()``. The first run only
-warms the cache (it compiles whatever is missing). With ``NUMBA_DEBUG_CACHE=1`` numba reports
+warms the caches (it compiles whatever is missing and fills the disk cache of the deterministic
+start-up inputs, :mod:`metrosim._diskcache`). With ``NUMBA_DEBUG_CACHE=1`` numba reports
 every cache load and save, so the number of kernels *compiled* in a warm run is counted too (it
 should be 0: ``cache=True`` everywhere and no recompilation between runs of a sweep).
 
