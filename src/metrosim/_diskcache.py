@@ -8,8 +8,8 @@ their trip table, the calibrated mode constants, the distance to the DEM-derived
 
 * every input array (dtype, shape and bytes) and every scalar parameter the computation reads
   (for the mode constants: every field of the scenario, so no parameter can be missed);
-* the code: the bytes of every ``.py`` file of the ``metrosim`` package, and the numpy and
-  numba versions (:func:`code_version`), so any change of the code is a miss.
+* the code: the bytes of every ``.py`` file of the ``metrosim`` package, the numpy, numba and
+  Python versions and the host CPU (:func:`code_version`), so any change of the code is a miss.
 
 A hit returns arrays equal to the bit to those the computation would return. A file with
 another key, a damaged file (bad zip, missing array, checksum mismatch) or an unreadable one is
@@ -51,10 +51,21 @@ def enabled() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """sha256 over the package's ``.py`` files and the numpy and numba versions."""
+    """sha256 over the package's ``.py`` files, the numpy, numba and Python versions and the CPU.
+
+    The CPU model is included because numba compiles for the host CPU (a cache folder shared
+    between machines never hands one machine's kernel results to another).
+    """
+    import platform
+    import sys
+
+    import llvmlite.binding
     import numba
 
-    h = hashlib.sha256(f"numpy {np.__version__}|numba {numba.__version__}".encode())
+    h = hashlib.sha256(
+        f"numpy {np.__version__}|numba {numba.__version__}|python {sys.version_info[:2]}|"
+        f"{platform.machine()}|{llvmlite.binding.get_host_cpu_name()}".encode()
+    )
     for p in sorted(_PACKAGE.rglob("*.py")):
         h.update(p.relative_to(_PACKAGE).as_posix().encode())
         h.update(p.read_bytes())
