@@ -6,10 +6,16 @@ Usage (from the repository root)::
 
 Starts ``--runs + 1`` fresh Python processes one after the other; each imports metrosim, builds
 ``MetroModel(Scenario(scale, cell_size_m), rng=1)`` and runs one ``step()``. The first run only
-warms the cache (it compiles whatever is missing). With ``NUMBA_DEBUG_CACHE=1`` numba reports
+warms the caches (it compiles whatever is missing and fills the disk cache of the deterministic
+start-up inputs, :mod:`metrosim._diskcache`). With ``NUMBA_DEBUG_CACHE=1`` numba reports
 every cache load and save, so the number of kernels *compiled* in a warm run is counted too (it
-should be 0: ``cache=True`` everywhere and no recompilation between runs of a sweep). Wall time
-includes interpreter start-up. Target: at most 3 s to the first step.
+should be 0: ``cache=True`` everywhere and no recompilation between runs of a sweep).
+
+"first step" is the time from starting the process to the end of its first ``step()``
+(interpreter start-up included); "exit" is what the process takes after that to shut down
+(Python's final garbage collection over every object of numba, pandas, scipy, ... and the
+release of memory), which is not part of reaching the first step; "wall" is their sum.
+Target: at most 3 s to the first step.
 
 Prints figures; never used as a timed test.
 """
@@ -34,12 +40,14 @@ m = MetroModel(Scenario(scale={scale}, cell_size_m={cell}), rng=1)
 t2 = time.perf_counter()
 m.step()
 t3 = time.perf_counter()
-print("RESULT " + json.dumps({{"import": t1 - t0, "init": t2 - t1, "step": t3 - t2}}))
+done = time.time()
+print("RESULT " + json.dumps({{"import": t1 - t0, "init": t2 - t1, "step": t3 - t2, "done": done}}))
 """
 
 
 def run_once(scale: int, cell: float) -> dict:
     env = dict(os.environ, NUMBA_DEBUG_CACHE="1")
+    start = time.time()
     t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", CHILD.format(scale=scale, cell=cell)],
@@ -52,6 +60,8 @@ def run_once(scale: int, cell: float) -> dict:
     lines = out.splitlines()
     result = json.loads(next(ln for ln in lines if ln.startswith("RESULT "))[7:])
     result["wall"] = wall
+    result["first"] = result.pop("done") - start
+    result["exit"] = wall - result["first"]
     result["compiled"] = sum("data saved" in ln for ln in lines)
     result["loaded"] = sum("data loaded" in ln for ln in lines)
     return result
@@ -65,18 +75,22 @@ def main() -> None:
     a = p.parse_args()
     print(machine())
     print(f"scale {a.scale}, {a.cell_size:g} m cells")
-    print(f"{'run':<10} {'wall s':>7} {'import':>7} {'init':>7} {'step 1':>7} {'compiled':>9}")
-    walls = []
+    print(
+        f"{'run':<10} {'first':>7} {'import':>7} {'init':>7} {'step 1':>7} {'exit':>6} "
+        f"{'wall':>6} {'compiled':>9}"
+    )
+    firsts = []
     for i in range(a.runs + 1):
         r = run_once(a.scale, a.cell_size)
         name = "warm-up" if i == 0 else f"warm {i}"
         print(
-            f"{name:<10} {r['wall']:>7.2f} {r['import']:>7.2f} {r['init']:>7.2f} "
-            f"{r['step']:>7.2f} {r['compiled']:>9} (cache loads {r['loaded']})"
+            f"{name:<10} {r['first']:>7.2f} {r['import']:>7.2f} {r['init']:>7.2f} "
+            f"{r['step']:>7.2f} {r['exit']:>6.2f} {r['wall']:>6.2f} {r['compiled']:>9} "
+            f"(cache loads {r['loaded']})"
         )
         if i > 0:
-            walls.append(r["wall"])
-    best = min(walls)
+            firsts.append(r["first"])
+    best = min(firsts)
     print(f"target: first step within 3 s of a fresh start (warm cache): best {best:.2f} s,",
           "met" if best <= 3.0 else "NOT met")  # fmt: skip
     print("at the end:", machine())

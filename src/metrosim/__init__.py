@@ -5,11 +5,26 @@ model, :func:`run` runs one scenario and returns its tables; :func:`compare` and
 (from :mod:`metrosim.experiments`) run many over seeds. Metrics are in :mod:`metrosim.metrics`.
 """
 
+import gc
 from typing import Any
 
-from metrosim.model import MetroModel
-from metrosim.runner import RunResult, run
-from metrosim.scenario import Scenario, ScenarioError
+# Importing metrosim loads numpy, pandas, scipy, networkx (through Mesa) and numba: a few hundred
+# thousand long-lived objects. The cyclic garbage collector would walk all of them again and
+# again while they load and at every full collection of a run, and once more when the
+# interpreter shuts down (about a second in all). So it is paused while they load, and what
+# they leave is then frozen (``gc.freeze``: moved to the permanent generation, which the
+# collector skips). Objects are still freed by reference counting; only a reference cycle
+# among objects that existed before this point would stay in memory.
+_gc_was_enabled = gc.isenabled()
+gc.disable()
+try:
+    from metrosim.model import MetroModel
+    from metrosim.runner import RunResult, run
+    from metrosim.scenario import Scenario, ScenarioError
+finally:
+    if _gc_was_enabled:
+        gc.enable()
+gc.freeze()
 
 __version__ = "0.1.0"
 

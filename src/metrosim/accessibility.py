@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrosim import surfaces
+from metrosim import _diskcache, surfaces
 
 __all__ = ["Network", "metro_links", "commute_minutes", "distance_km", "box_sum", "travel_minutes"]
 
@@ -137,6 +137,7 @@ def commute_minutes(
     *,
     block: int,
     beta: float,
+    disk_cache: bool = False,
 ) -> np.ndarray:
     """Generalised minutes to jobs: ``-ln(A_i / J) / beta``, ``A_i = sum_j J_j e^{-beta t_ij}``.
 
@@ -156,16 +157,28 @@ def commute_minutes(
         Block side in cells (>= 1).
     beta : float
         Decay per minute (> 0).
+    disk_cache : bool
+        Keep the result in the disk cache (:mod:`metrosim._diskcache`), keyed by every
+        argument; for inputs that recur from run to run (a model's initial state), not for
+        those of a run's later years.
 
     Returns
     -------
     ndarray, (ny, nx)
         Minutes; ``inf`` where no job is reachable.
     """
-    _, minutes = surfaces.job_accessibility(
-        speed_kmh, cell_size_m, jobs, coarsen=block, beta_per_min=beta, links=_links(network)
-    )
-    return minutes
+    links = _links(network)
+
+    def compute() -> dict[str, np.ndarray]:
+        _, minutes = surfaces.job_accessibility(
+            speed_kmh, cell_size_m, jobs, coarsen=block, beta_per_min=beta, links=links
+        )
+        return {"minutes": minutes}
+
+    if not disk_cache:
+        return compute()["minutes"]
+    key = (np.asarray(speed_kmh), cell_size_m, np.asarray(jobs), links, block, beta)
+    return _diskcache.cached_arrays("commute", key, compute)["minutes"]
 
 
 def distance_km(mask: np.ndarray, cell_size_m: float) -> np.ndarray:

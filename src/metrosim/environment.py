@@ -39,9 +39,11 @@ Chile. *Environmental Monitoring and Assessment* 34, 223-244.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
+from metrosim import _diskcache
 from metrosim._kernels import travel_modes as k
 from metrosim.land import LandUse
 
@@ -88,15 +90,40 @@ def drainage_lines(
 
 @lru_cache(maxsize=8)
 def _river_km_cached(region: str, cell_size_m: float, min_area_km2: float) -> np.ndarray:
-    from pyproj import Transformer
+    from importlib.metadata import version
 
-    from metrosim.accessibility import distance_km
     from metrosim.data import load_city
     from metrosim.grid import CRS, load_grid
 
     city = load_city(region)
     grid = load_grid(region, cell_size_m)
     dem = city.dem
+    key = (
+        dem.values,
+        dem.xll,
+        dem.yll,
+        dem.cellsize,
+        grid.commune,
+        grid.x0,
+        grid.y_top,
+        grid.cell_size_m,
+        min_area_km2,
+        CRS,
+        version("pyproj"),
+    )
+    out = _diskcache.cached_arrays(
+        "rivers", key, lambda: {"km": _river_km(dem, grid, min_area_km2)}
+    )["km"]
+    out.setflags(write=False)
+    return out
+
+
+def _river_km(dem: Any, grid: Any, min_area_km2: float) -> np.ndarray:
+    from pyproj import Transformer
+
+    from metrosim.accessibility import distance_km
+    from metrosim.grid import CRS
+
     _, a, b = drainage_lines(dem.values, dem.xll, dem.yll, dem.cellsize, min_area_km2)
     mask = np.zeros(grid.commune.size, dtype=bool)
     if a.shape[0]:
@@ -107,13 +134,15 @@ def _river_km_cached(region: str, cell_size_m: float, min_area_km2: float) -> np
         )
         cells = grid.cell_of(np.asarray(x), np.asarray(y))
         mask[cells[cells >= 0]] = True
-    out = distance_km(mask.reshape(grid.shape), grid.cell_size_m).ravel()
-    out.setflags(write=False)
-    return out
+    return distance_km(mask.reshape(grid.shape), grid.cell_size_m).ravel()
 
 
 def river_distance_km(region: str, cell_size_m: float, min_area_km2: float) -> np.ndarray:
-    """Km from each grid cell to the nearest DEM-derived river (``inf`` if none); cached."""
+    """Km from each grid cell to the nearest DEM-derived river (``inf`` if none).
+
+    Cached in memory and on disk (:mod:`metrosim._diskcache`), keyed by the DEM, the grid and
+    ``min_area_km2``.
+    """
     return _river_km_cached(region, float(cell_size_m), float(min_area_km2))
 
 

@@ -919,6 +919,7 @@ class MetroModel(mesa.Model):
                 self.network,
                 block=block,
                 beta=s.accessibility_beta,
+                disk_cache=self._commute_urban_cells < 0,  # the initial state recurs
             ).ravel()
             self.commute_free = np.where(np.isfinite(commute), commute, 600.0)
             self._commute_urban_cells = n_urban

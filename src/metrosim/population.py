@@ -17,12 +17,13 @@ within-commune income pattern is invented.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri  # the normal cdf and its inverse
 
+from metrosim import _diskcache
 from metrosim.data import CityData
 from metrosim.grid import GridLayers
 
@@ -114,6 +115,8 @@ def quintile_shares(poverty: np.ndarray, weights: np.ndarray) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     if ((p <= 0) | (p >= 1)).any():
         raise ValueError("quintile_shares: poverty rates must lie strictly between 0 and 1")
+    from scipy.optimize import brentq  # here: scipy.optimize costs a tenth of a second
+
     z = ndtri(p)
     w = w / w.sum()
 
@@ -209,7 +212,53 @@ def initial_population(
        non-urban cells, and failing that on any of its non-park cells.
     4. Dwellings: ``round(H_c / (1 - vacancy))`` per commune, the vacant ones spread over the
        commune's cells in proportion to their households (largest remainder).
+
+    The result depends on its inputs only; it is kept in the disk cache
+    (:mod:`metrosim._diskcache`), keyed by every input it reads.
     """
+    key = (
+        city.cut,
+        city.population,
+        city.poverty_2022,
+        city.zone_code,
+        city.zone_commune,
+        city.zone_population,
+        grid.commune,
+        grid.zone,
+        grid.park_m2,
+        grid.zone_cell,
+        grid.cell_size_m,
+        scale,
+        household_size,
+        vacancy,
+        np.asarray(developable),
+    )
+    arrays = _diskcache.cached_arrays(
+        "population",
+        key,
+        lambda: dataclasses.asdict(
+            _initial_population(
+                city,
+                grid,
+                scale=scale,
+                household_size=household_size,
+                vacancy=vacancy,
+                developable=developable,
+            )
+        ),
+    )
+    return InitialPopulation(**arrays)
+
+
+def _initial_population(
+    city: CityData,
+    grid: GridLayers,
+    *,
+    scale: int,
+    household_size: float,
+    vacancy: float,
+    developable: np.ndarray,
+) -> InitialPopulation:
     ny, nx = grid.shape
     n_cells = ny * nx
     commune = grid.commune.ravel()

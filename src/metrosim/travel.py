@@ -78,6 +78,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from metrosim import _diskcache
 from metrosim._kernels import travel_modes as k
 from metrosim.data import DataError, data_dir
 
@@ -205,7 +206,7 @@ class ZoneSystem:
         dests = np.flatnonzero(zjobs > 0).astype(np.int64)
         origins = np.unique(zone[origin_cells]).astype(np.int64)
         side_km = kz * cell_size_m / 1000.0
-        indptr, indices, data, share, km = k.incidence(
+        args = (
             origins,
             dests,
             zjobs[dests],
@@ -217,6 +218,12 @@ class ZoneSystem:
             _MIN_SHARE,
             BAND_EDGES_KM,
         )
+        # the trip table depends on these arguments only: kept in the disk cache
+        names = ("indptr", "indices", "data", "share", "km")
+        out = _diskcache.cached_arrays(
+            "zones", args, lambda: dict(zip(names, k.incidence(*args), strict=True))
+        )
+        indptr, indices, data, share, km = (out[n] for n in names)
         n_b = BAND_EDGES_KM.size - 1
         row_of_zone = np.full(n_z, -1, dtype=np.int64)
         row_of_zone[origins] = np.arange(origins.size)
@@ -414,7 +421,31 @@ class Travel:
         Rounds of (times from loads; ASC adjustment ``ASC_m += ln(S_obs / S_model)`` until
         the shares match to 5e-3, 5e-4 in the last round; loads of the expected car trips), car
         ASC fixed at 0.
+
+        The result (constants, loads, error) depends on the arguments, the scenario and the
+        zones only; it is kept in the disk cache (:mod:`metrosim._diskcache`).
         """
+        key = (
+            occupancy,
+            metro_cell,
+            self.p,
+            self.zones,
+            self.commune_of_cell,
+            self.target,
+            self.income_term,
+            self.asc,
+            self.load,
+            self.tau0,
+            self.capacity,
+        )
+        out = _diskcache.cached_arrays(
+            "calibration", key, lambda: self._calibrate(occupancy, metro_cell)
+        )
+        self.asc = out["asc"]
+        self.load = out["load"]
+        self.calibration_error = float(out["error"])
+
+    def _calibrate(self, occupancy: np.ndarray, metro_cell: np.ndarray) -> dict[str, np.ndarray]:
         u = self._prepare(occupancy, metro_cell)
         zone_ids, rows, pos, metro, share, occ_c, com = (
             u.zone_ids,
@@ -450,6 +481,7 @@ class Travel:
             # communes with no resident at the start take the resident-weighted mean constants
             # (households may move there later)
             self.asc[~have] = np.average(self.asc[have], axis=0, weights=w_c[have])
+        return {"asc": self.asc, "load": self.load, "error": np.float64(self.calibration_error)}
 
     # --- one year ----------------------------------------------------------------------
     def step(

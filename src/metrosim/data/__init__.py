@@ -232,7 +232,94 @@ def load_city(region: str = "santiago") -> CityData:
 
 @functools.lru_cache(maxsize=4)
 def _load_city(region: str, stamp: tuple) -> CityData:
-    """Load a region; ``stamp`` (names, mtimes, sizes) makes a changed file a cache miss."""
+    """Load a region; ``stamp`` (names, mtimes, sizes) makes a changed file a cache miss.
+
+    The checked data are also kept in the disk cache (:mod:`metrosim._diskcache`), keyed by
+    the content of every input file and the code; a missing file is reported by the parser.
+    """
+    d = data_dir(region)
+    paths = [d / v for v in _FILES.values()]
+    if not all(p.is_file() for p in paths):
+        return _parse_city(region, "")
+    from metrosim import _diskcache
+
+    fingerprint = _fingerprint(paths)
+    arrays = _diskcache.cached_arrays(
+        "city", (region, fingerprint), lambda: _city_arrays(_parse_city(region, fingerprint))
+    )
+    return _city_from_arrays(region, fingerprint, arrays)
+
+
+_RING_FIELDS = ("commune_rings", "zone_rings", "urban_limit_rings")
+_ARRAY_FIELDS = (
+    "cut",
+    "in_core",
+    "population",
+    "area_km2",
+    "poverty_2022",
+    "poverty_2013",
+    "ips_2019",
+    "green_m2_per_hab",
+    "zone_code",
+    "zone_commune",
+    "zone_population",
+    "schools",
+    "clinics",
+    "station_lonlat",
+)
+
+
+def _city_arrays(city: CityData) -> dict[str, np.ndarray]:
+    """CityData as flat arrays (rings concatenated with their lengths) for the disk cache."""
+    out = {k: np.asarray(getattr(city, k)) for k in _ARRAY_FIELDS}
+    out["name"] = np.array(city.name, dtype=str)
+    out["station_id"] = np.array(city.station_id, dtype=str)
+    for k in _RING_FIELDS:
+        feats = getattr(city, k)
+        rings = [r for f in feats for r in f]
+        out[k + "_xy"] = np.concatenate(rings) if rings else np.zeros((0, 2))
+        out[k + "_ring_len"] = np.array([len(r) for r in rings], dtype=np.int64)
+        out[k + "_n_rings"] = np.array([len(f) for f in feats], dtype=np.int64)
+    for k in ("dem", "slope"):
+        g = getattr(city, k)
+        out[k] = g.values
+        out[k + "_geo"] = np.array([g.xll, g.yll, g.cellsize], dtype=np.float64)
+    out["line_names"] = np.array(list(city.line_sequences), dtype=str)
+    seqs = list(city.line_sequences.values())
+    out["line_len"] = np.array([len(v) for v in seqs], dtype=np.int64)
+    out["line_stations"] = np.array([i for v in seqs for i in v], dtype=np.int64)
+    return out
+
+
+def _city_from_arrays(region: str, fingerprint: str, a: dict[str, np.ndarray]) -> CityData:
+    rings = {}
+    for k in _RING_FIELDS:
+        xy, ring_len = a[k + "_xy"], a[k + "_ring_len"]
+        ends = np.cumsum(ring_len)
+        flat = [xy[e - n : e].copy() for e, n in zip(ends.tolist(), ring_len.tolist(), strict=True)]
+        cuts = np.cumsum(a[k + "_n_rings"]).tolist()
+        rings[k] = [flat[e - n : e] for e, n in zip(cuts, a[k + "_n_rings"].tolist(), strict=True)]
+    grids = {k: AsciiGrid(a[k], *(float(v) for v in a[k + "_geo"])) for k in ("dem", "slope")}
+    ends = np.cumsum(a["line_len"]).tolist()
+    stations = a["line_stations"].tolist()
+    lines = {
+        str(name): stations[e - n : e]
+        for name, e, n in zip(a["line_names"].tolist(), ends, a["line_len"].tolist(), strict=True)
+    }
+    return CityData(
+        region=region,
+        name=[str(x) for x in a["name"].tolist()],
+        station_id=[str(x) for x in a["station_id"].tolist()],
+        line_sequences=lines,
+        fingerprint=fingerprint,
+        **{k: a[k] for k in _ARRAY_FIELDS},
+        **rings,
+        **grids,
+    )
+
+
+def _parse_city(region: str, fingerprint: str) -> CityData:
+    """Read and check a region's files (``fingerprint``: their digest, stored as is)."""
     d = data_dir(region)
     f = {k: d / v for k, v in _FILES.items()}
 
@@ -377,5 +464,5 @@ def _load_city(region: str, stamp: tuple) -> CityData:
         station_id=station_id,
         station_lonlat=station_lonlat,
         line_sequences=line_sequences,
-        fingerprint=_fingerprint(list(f.values())),
+        fingerprint=fingerprint or _fingerprint(list(f.values())),
     )
