@@ -186,12 +186,15 @@ MUNICIPAL_COLUMNS = (
 )
 
 
-def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def measure(
+    model, occ_cells: np.ndarray | None = None
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Travel, air, water and farmland figures of a model's current year (yearly, per commune).
 
     Per-commune figures are by commune of residence (commuting, exposure, water) or of the
     land (farmland). Vehicle-km: two one-way car commutes a working day, of the drawn car
-    commuters, scaled to real households.
+    commuters, scaled to real households. ``occ_cells``, the occupied cells in ascending
+    order, is computed when not given.
     """
     s = model.params
     c = model.commutes
@@ -237,7 +240,8 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         a=s.dispersion_a,
     )
     model.pm25_traffic_zone = conc_zone
-    occ_cells = k.occupied_cells(land.occupancy)
+    if occ_cells is None:
+        occ_cells = k.occupied_cells(land.occupancy)
     conc = conc_zone[z.zone_of_cell[occ_cells]]
     persons_g = land.occupancy[occ_cells] * float(persons)
     expo = exposure_by_group(conc, persons_g)

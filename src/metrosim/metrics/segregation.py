@@ -409,3 +409,86 @@ def _exposure(counts: np.ndarray, group_a: int, group_b: int, names: tuple[str, 
         return float("nan")
     val = float((x * c[:, b] / t).sum() / X)
     return _unit_interval(val)
+
+
+class _Indices(NamedTuple):
+    """The aspatial indices the model reports each year (see :func:`_yearly_indices`)."""
+
+    theil: TheilDecomposition
+    dissimilarity: float
+    multigroup_dissimilarity: float
+    isolation_first: float
+    isolation_last: float
+
+
+def _yearly_indices(c: np.ndarray, regions: np.ndarray) -> _Indices:
+    """The aspatial indices of the model's year, from one set of shared sums.
+
+    :func:`theil_h` with ``regions``, :func:`dissimilarity` of the first and last group,
+    :func:`multigroup_dissimilarity` and :func:`isolation` of the first and last group.
+
+    For the model's counts, which are valid by construction: ``c`` is float64 of shape
+    ``(n_units, n_groups)``, every row with a positive total, ``regions`` non-negative
+    integers. The input checks are skipped and the row totals and other-group counts are
+    shared; the within-region relative entropy runs in a numba kernel with numpy's
+    operations in numpy's order, so every value equals the public function's bit for bit
+    (tested).
+    """
+    t = c.sum(axis=1)
+    N = c.sum(axis=0)
+    o = _others(c)
+    n_k = c.shape[1]
+    # multigroup D, as multigroup_dissimilarity
+    N_other = _others(N[None, :])[0]
+    den = 2.0 * float((N * N_other).sum())
+    if den <= 0.0:
+        mdis = float("nan")
+    else:
+        mdis = _unit_interval(np.abs(c * N_other - o * N).sum() / den)
+    # D of the first and last group, as dissimilarity on counts[:, [0, -1]]
+    two = c[:, [0, n_k - 1]]
+    keep = two[:, 0] + two[:, 1] > 0
+    if not keep.all():
+        two = two[keep]
+    tot = two.sum(axis=0)
+    if (tot == 0).any():
+        dis = float("nan")
+    else:
+        dis = _unit_interval(0.5 * np.abs(two[:, 0] / tot[0] - two[:, 1] / tot[1]).sum())
+    # isolation, as _exposure(c, g, g)
+    iso = []
+    for g in (0, n_k - 1):
+        x = c[:, g]
+        X = x.sum()
+        iso.append(float("nan") if X == 0 else _unit_interval(float((x * x / t).sum() / X)))
+    return _Indices(_theil_regions(c, t, N, o, regions), dis, mdis, iso[0], iso[1])
+
+
+def _theil_regions(
+    c: np.ndarray, t: np.ndarray, N: np.ndarray, o: np.ndarray, reg: np.ndarray
+) -> TheilDecomposition:
+    """:func:`theil_h` with regions of valid counts.
+
+    ``t``, ``N`` and ``o`` are the row totals, column totals and other-group counts of ``c``.
+    """
+    from metrosim._kernels.measure import kl_ratio, weighted_row_sums
+
+    T = t.sum()
+    present = N > 0
+    if not present.all():
+        c, N = c[:, present], N[present]
+        o = _others(c)
+    E = _entropy_counts(N)
+    if E <= 0.0:
+        nan = float("nan")
+        return TheilDecomposition(nan, nan, nan)
+    n_reg = int(reg.max()) + 1
+    Nr = np.zeros((n_reg, c.shape[1]))
+    for k in range(c.shape[1]):
+        Nr[:, k] = np.bincount(reg, weights=c[:, k], minlength=n_reg)
+    between = _kl_sum(Nr, N[None, :]).sum() / (T * E)
+    x = kl_ratio(c, o, Nr, _others(Nr), reg)
+    np.log1p(x, out=x)
+    within = weighted_row_sums(x, c).sum() / (T * E)
+    between, within = _unit_interval(between), _unit_interval(within)
+    return TheilDecomposition(_unit_interval(between + within), between, within)

@@ -1,0 +1,165 @@
+"""Kernels of the model's yearly measurement (:meth:`metrosim.MetroModel._measure`).
+
+Nothing is checked here: the model's arrays are valid by construction, and the public
+functions of :mod:`metrosim.metrics` validate their input before they reach the same
+arithmetic. Every kernel performs the floating-point operations of the numpy expression it
+replaces in the same order, so the yearly figures are bit for bit those of the numpy code
+(the tests compare them). Transcendental functions (``log``, ``log1p``) stay in numpy.
+"""
+
+import numpy as np
+from numba import njit
+
+#: numpy's block size for pairwise summation (``PW_BLOCKSIZE`` in ``loops_utils.h``).
+_PW_BLOCK = 128
+
+
+@njit(cache=True)
+def _block_sum(a, n):
+    """numpy's pairwise sum (``pairwise_sum_DOUBLE``) of ``a[:n]`` for ``n <= 128``: one
+    block, eight interleaved accumulators, the rest added in turn; the same rounding."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r0 = a[0]
+    r1 = a[1]
+    r2 = a[2]
+    r3 = a[3]
+    r4 = a[4]
+    r5 = a[5]
+    r6 = a[6]
+    r7 = a[7]
+    m = n - n % 8
+    i = 8
+    while i < m:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def sparse_sum(idx, vals, n):
+    """``np.sum(dense)`` of the length-``n`` float64 array that holds ``vals`` at the sorted
+    positions ``idx`` and +0 elsewhere, with numpy's pairwise rounding.
+
+    numpy halves a range longer than one block (128) at a multiple of 8 and adds the two
+    halves' sums. This walks the same tree (with an explicit stack: numba cannot cache
+    recursive functions), skips every range without an entry (its sum is +0, and
+    ``x + 0.0 == x``) and rebuilds a block with entries densely. The cost is proportional
+    to ``idx.size`` plus the depth of the tree, not to ``n``.
+    """
+    if n == 0:
+        return 0.0
+    buf = np.empty(_PW_BLOCK)
+    depth = 64  # the tree of an array of 2**63 elements is shallower
+    f_lo = np.empty(depth, dtype=np.int64)
+    f_n = np.empty(depth, dtype=np.int64)
+    f_p0 = np.empty(depth, dtype=np.int64)
+    f_p1 = np.empty(depth, dtype=np.int64)
+    f_pm = np.empty(depth, dtype=np.int64)
+    f_stage = np.empty(depth, dtype=np.int64)
+    vals_stack = np.empty(depth + 1)
+    nv = 0
+    f_lo[0] = 0
+    f_n[0] = n
+    f_p0[0] = 0
+    f_p1[0] = idx.size
+    f_stage[0] = 0
+    top = 1
+    while top > 0:
+        t = top - 1
+        lo = f_lo[t]
+        m = f_n[t]
+        p0 = f_p0[t]
+        p1 = f_p1[t]
+        stage = f_stage[t]
+        if stage == 0:
+            if p0 == p1 or m <= _PW_BLOCK:
+                v = 0.0
+                if p0 != p1:
+                    for i in range(m):
+                        buf[i] = 0.0
+                    for p in range(p0, p1):
+                        buf[idx[p] - lo] = vals[p]
+                    v = _block_sum(buf, m)
+                vals_stack[nv] = v
+                nv += 1
+                top -= 1
+                continue
+            m2 = m // 2
+            m2 -= m2 % 8
+            pm = p0
+            while pm < p1 and idx[pm] < lo + m2:
+                pm += 1
+            f_pm[t] = pm
+            f_stage[t] = 1
+            f_lo[top] = lo
+            f_n[top] = m2
+            f_p0[top] = p0
+            f_p1[top] = pm
+            f_stage[top] = 0
+            top += 1
+        elif stage == 1:
+            m2 = m // 2
+            m2 -= m2 % 8
+            f_stage[t] = 2
+            f_lo[top] = lo + m2
+            f_n[top] = m - m2
+            f_p0[top] = f_pm[t]
+            f_p1[top] = p1
+            f_stage[top] = 0
+            top += 1
+        else:
+            right = vals_stack[nv - 1]
+            left = vals_stack[nv - 2]
+            nv -= 2
+            vals_stack[nv] = left + right
+            nv += 1
+            top -= 1
+    return 0.0 + vals_stack[0]
+
+
+@njit(cache=True)
+def kl_ratio(c, o, ref, ref_others, reg):
+    """The argument of ``log1p`` in :func:`metrosim.metrics.segregation._kl_sum` against the
+    reference row ``reg[i]`` of ``ref``: ``(n O - o R) / ((o + n) R)`` where ``n > 0``, else 0.
+
+    ``o`` are the other groups' counts of each row of ``c`` (``_others(c)``) and
+    ``ref_others`` those of ``ref``; the operations are numpy's, in numpy's order.
+    """
+    n, k = c.shape
+    out = np.zeros((n, k))
+    for i in range(n):
+        r = reg[i]
+        for g in range(k):
+            x = c[i, g]
+            if x > 0:
+                num = x * ref_others[r, g] - o[i, g] * ref[r, g]
+                out[i, g] = num / ((o[i, g] + x) * ref[r, g])
+    return out
+
+
+@njit(cache=True)
+def weighted_row_sums(x, c):
+    """``(x * c).sum(axis=1)``: each row added left to right, as numpy reduces a short axis."""
+    n, k = x.shape
+    out = np.empty(n)
+    for i in range(n):
+        s = x[i, 0] * c[i, 0]
+        for g in range(1, k):
+            s += x[i, g] * c[i, g]
+        out[i] = s
+    return out
