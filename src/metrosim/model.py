@@ -24,8 +24,7 @@ import mesa
 import numpy as np
 
 from metrosim import environment, metrics
-from metrosim._kernels.measure import sparse_sum
-from metrosim._kernels.travel_modes import occupied_cells
+from metrosim._kernels.measure import column_sums, grid_pass, sparse_sum
 from metrosim.accessibility import (
     Network,
     box_sum,
@@ -53,11 +52,18 @@ from metrosim.governments.municipal import (
 from metrosim.governments.national import greenbelt_cells, zoning_in_force
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
-from metrosim.land import LandState, LandUse, density_class, initial_land, row_sums
+from metrosim.land import (
+    _URBAN_LOOKUP,
+    LandState,
+    LandUse,
+    density_class,
+    initial_land,
+    row_sums,
+)
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.metrics.coverage import _coverage_share, _mean_by_group
 from metrosim.metrics.segregation import _yearly_indices
-from metrosim.metrics.spatial import _gaussian_spatial_h
+from metrosim.metrics.spatial import _gaussian_spatial_h, _morans_i_cells
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
 from metrosim.scenario import Scenario, ScenarioError
 from metrosim.travel import Travel, ZoneSystem, observed_mode_shares
@@ -74,7 +80,11 @@ class _OccupiedCells(NamedTuple):
     index: np.ndarray  #: occupied cells, ascending
     counts: np.ndarray  #: (n_occupied, N_GROUPS) float64 households by group
     dwellings: np.ndarray  #: occupied dwellings of each occupied cell (int32)
+    group_totals: np.ndarray  #: households by group (float, column sums of counts)
+    rank: np.ndarray  #: (n_occupied, 3) rank among urban, residential, new urban cells or -1
+    n_cells: np.ndarray  #: numbers of urban, residential and new urban cells
     urban: np.ndarray  #: the grid's urban mask
+    urban_commune: np.ndarray  #: urban cells by commune (float)
     dwellings_commune: np.ndarray  #: occupied dwellings by commune (float)
     rent_commune: np.ndarray  #: sum of rent times occupied dwellings by commune
     pop_commune: np.ndarray  #: persons by commune, summed over cells
@@ -1083,7 +1093,9 @@ class MetroModel(mesa.Model):
         land = self.land
         counts = cells.counts
         idx = cells.index
-        seg = _yearly_indices(counts, self.commune_of_cell[idx].astype(np.intp))
+        seg = _yearly_indices(
+            counts, cells.dwellings, cells.group_totals, self.commune_of_cell[idx].astype(np.intp)
+        )
         out = {
             "dissimilarity_q1_q5": seg.dissimilarity,
             "multigroup_dissimilarity": seg.multigroup_dissimilarity,
@@ -1096,9 +1108,8 @@ class MetroModel(mesa.Model):
         bandwidth = max(1.0, s.neighbourhood_radius_m / g.cell_size_m)
         ys, xs = np.divmod(idx, g.shape[1])
         out["spatial_theil_h"] = _gaussian_spatial_h(ys, xs, counts, g.shape, bandwidth)
-        income = np.full(land.occupancy.shape[0], np.nan)
-        income[idx] = (counts @ self.incomes) / counts.sum(axis=1)
-        out["morans_i_income"] = metrics.morans_i(income.reshape(g.shape))
+        income = (counts @ self.incomes) / counts.sum(axis=1)
+        out["morans_i_income"] = _morans_i_cells(idx, income, g.shape)
         limit = (
             self._plan_base > 0 if self.plan_in_force else g.urban_limit.ravel() | land.urban_start
         )
@@ -1124,12 +1135,13 @@ class MetroModel(mesa.Model):
                 counts,
                 self.distance_km[kind][idx] * 1000.0,
                 getattr(s, f"coverage_{kind}_m"),
+                cells.group_totals,
             )
             out[f"coverage_{kind}"] = cov.overall
             if kind == "park":
                 for k in range(N_GROUPS):
                     out[f"coverage_park_q{k + 1}"] = float(cov.by_group[k])
-        commute = _mean_by_group(counts, self.commute[idx])
+        commute = _mean_by_group(counts, self.commute[idx], per_group=cells.group_totals)
         out["mean_commute_min_q1"] = float(commute[0])
         out["mean_commute_min_q5"] = float(commute[-1])
         core = self.city.in_core & (pop_commune > 0)
@@ -1140,7 +1152,7 @@ class MetroModel(mesa.Model):
         return out
 
     def _occupied_cells(self, persons: float) -> _OccupiedCells:
-        """The per-cell quantities the year's measurement shares, computed once.
+        """The per-cell quantities the year's measurement shares, from one pass over the grid.
 
         Sums over a commune's cells skip the cells whose term is zero: ``np.bincount`` adds
         weights in cell order, and adding +0 changes nothing, so the sums are exact.
@@ -1148,20 +1160,33 @@ class MetroModel(mesa.Model):
         land = self.land
         n = self.n_communes
         coc = self.commune_of_cell
-        idx = occupied_cells(land.occupancy)
+        urban, idx, dwellings, rank, n_cells, urban_commune = grid_pass(
+            land.land_use,
+            land.urban_start,
+            land.occupancy,
+            coc,
+            n,
+            _URBAN_LOOKUP,
+            int(LandUse.RES_LOW),
+            int(LandUse.RES_HIGH),
+        )
         occ = land.occupancy[idx]
-        dwellings = row_sums(occ)
         com = coc[idx]
         inside = com >= 0
         com_in = com[inside]
         occ_in = dwellings[inside]
         parks = np.flatnonzero(self.park_m2)
         parks = parks[coc[parks] >= 0]
+        counts = occ.astype(np.float64)
         return _OccupiedCells(
             index=idx,
-            counts=occ.astype(np.float64),
+            counts=counts,
             dwellings=dwellings,
-            urban=land.urban,
+            group_totals=column_sums(counts),
+            rank=rank,
+            n_cells=n_cells,
+            urban=urban,
+            urban_commune=urban_commune.astype(float),
             dwellings_commune=np.bincount(com_in, weights=occ_in, minlength=n),
             rent_commune=np.bincount(
                 com_in, weights=(land.rent[idx] * dwellings)[inside], minlength=n
@@ -1177,7 +1202,6 @@ class MetroModel(mesa.Model):
         hh = self.households
         land = self.land
         cells = self._occupied_cells(persons)
-        urban = cells.urban
         cell_ha = self.grid.cell_area_ha
         n_communes = len(self.city.cut)
         housed = hh.cell >= 0
@@ -1186,12 +1210,18 @@ class MetroModel(mesa.Model):
             minlength=n_communes * N_GROUPS,
         ).reshape(n_communes, N_GROUPS)
         hh_commune = by_commune_group.sum(axis=1)
-        urban_commune = np.bincount(self.commune_of_cell[urban], minlength=n_communes).astype(float)
+        urban_commune = cells.urban_commune
         n_occupied = int(cells.dwellings.sum())
-        persons_cell = np.zeros(land.occupancy.shape[0])
-        persons_cell[cells.index] = cells.dwellings * persons
-        new_since_start = urban & ~land.urban_start
-        residential = (land.land_use >= LandUse.RES_LOW) & (land.land_use <= LandUse.RES_HIGH)
+        persons_cells = cells.dwellings * persons
+        # persons_cell[mask].sum() over the urban, residential and new urban cells: numpy's
+        # pairwise sum of the masked grid, of which only the occupied cells are non-zero
+        masked_persons = []
+        for j in range(3):
+            inm = cells.rank[:, j] >= 0
+            masked_persons.append(
+                sparse_sum(cells.rank[inm, j], persons_cells[inm], int(cells.n_cells[j]))
+            )
+        n_urban, n_res, n_new = (int(x) for x in cells.n_cells)
         hh_commute = self.commute[hh.cell[housed]]
         rent_commune = cells.rent_commune / np.maximum(cells.dwellings_commune, 1)
         capacity = land.capacity.sum()
@@ -1203,23 +1233,19 @@ class MetroModel(mesa.Model):
             "year": self.year,
             "households": len(hh) * s.scale,
             "population": len(hh) * persons,
-            "unhoused_households": int((~housed).sum()) * s.scale,
+            "unhoused_households": int(housed.size - np.count_nonzero(housed)) * s.scale,
             "households_formed": self.flows["formed"] * s.scale,
             "households_left": self.flows["left"] * s.scale,
-            "urban_area_ha": float(urban.sum() * cell_ha),
+            "urban_area_ha": float(n_urban * cell_ha),
             "dwellings": int(capacity) * s.scale,
             "vacancy_rate": float((capacity - n_occupied) / max(capacity, 1)),
-            "new_urban_ha": float(self.new_urban.sum() * cell_ha) if self.steps else 0.0,
-            "urban_density_pph": float(
-                persons_cell[urban].sum() / max(urban.sum() * cell_ha, 1e-9)
-            ),
-            "residential_density_pph": float(
-                persons_cell[residential].sum() / max(residential.sum() * cell_ha, 1e-9)
-            ),
-            "new_urban_density_pph": float(
-                persons_cell[new_since_start].sum() / (new_since_start.sum() * cell_ha)
-            )
-            if new_since_start.any()
+            "new_urban_ha": float(np.count_nonzero(self.new_urban) * cell_ha)
+            if self.steps
+            else 0.0,
+            "urban_density_pph": float(masked_persons[0] / max(n_urban * cell_ha, 1e-9)),
+            "residential_density_pph": float(masked_persons[1] / max(n_res * cell_ha, 1e-9)),
+            "new_urban_density_pph": float(masked_persons[2] / (n_new * cell_ha))
+            if n_new
             else float("nan"),
             "movers": self.flows.get("movers", 0) * s.scale,
             "dwellings_built": self.flows.get("built", 0) * s.scale,

@@ -163,3 +163,124 @@ def weighted_row_sums(x, c):
             s += x[i, g] * c[i, g]
         out[i] = s
     return out
+
+
+@njit(cache=True)
+def column_sums(c):
+    """``c.sum(axis=0)`` of a 2-D array of whole numbers (exact in any order)."""
+    n, k = c.shape
+    out = np.zeros(k)
+    for i in range(n):
+        for g in range(k):
+            out[g] += c[i, g]
+    return out
+
+
+@njit(cache=True)
+def grid_pass(
+    land_use, urban_start, occupancy, commune_of_cell, n_communes, urban_lut, res_lo, res_hi
+):
+    """One pass over the grid for the year's measurement.
+
+    Returns the urban mask (``urban_lut[land_use]``); the occupied cells (ascending) and
+    their occupied dwellings; the rank of each occupied cell among the urban, the
+    residential (``res_lo <= land_use <= res_hi``) and the new urban cells (urban, not in
+    ``urban_start``), -1 when it is not one; the numbers of urban, residential and new urban
+    cells; and the urban cells by commune.
+    """
+    n, n_g = occupancy.shape
+    urban = np.empty(n, dtype=np.bool_)
+    idx = np.empty(n, dtype=np.int64)
+    dwellings = np.empty(n, dtype=occupancy.dtype)
+    rank = np.empty((n, 3), dtype=np.int64)
+    urban_commune = np.zeros(n_communes, dtype=np.int64)
+    n_u = 0
+    n_r = 0
+    n_new = 0
+    k = 0
+    for c in range(n):
+        lu = land_use[c]
+        u = urban_lut[lu]
+        urban[c] = u
+        res = lu >= res_lo and lu <= res_hi
+        new = u and not urban_start[c]
+        tot = occupancy[c, 0]
+        for g in range(1, n_g):
+            tot += occupancy[c, g]
+        if tot != 0:
+            idx[k] = c
+            dwellings[k] = tot
+            rank[k, 0] = n_u if u else -1
+            rank[k, 1] = n_r if res else -1
+            rank[k, 2] = n_new if new else -1
+            k += 1
+        if u:
+            n_u += 1
+            com = commune_of_cell[c]
+            if com >= 0:
+                urban_commune[com] += 1
+        if res:
+            n_r += 1
+        if new:
+            n_new += 1
+    counts = np.array([n_u, n_r, n_new])
+    return urban, idx[:k].copy(), dwellings[:k].copy(), rank[:k].copy(), counts, urban_commune
+
+
+@njit(cache=True)
+def rook_neighbours(idx, ny, nx):
+    """Rook neighbours among the sorted cells ``idx`` of an ``(ny, nx)`` grid.
+
+    Returns ``(nb, n_nb)``: ``nb[i]`` the positions in ``idx`` of the cell above, below,
+    left and right of ``idx[i]`` (-1 when that cell is not listed or off the grid) and
+    ``n_nb[i]`` how many there are.
+    """
+    n = idx.size
+    nb = np.full((n, 4), -1, dtype=np.int64)
+    n_nb = np.zeros(n, dtype=np.int64)
+    up = 0
+    down = 0
+    for i in range(n):
+        c = idx[i]
+        x = c % nx
+        if c >= nx:
+            t = c - nx
+            while idx[up] < t:
+                up += 1
+            if idx[up] == t:
+                nb[i, 0] = up
+                n_nb[i] += 1
+        if c + nx < ny * nx:
+            t = c + nx
+            while down < n and idx[down] < t:
+                down += 1
+            if down < n and idx[down] == t:
+                nb[i, 1] = down
+                n_nb[i] += 1
+        if x > 0 and i > 0 and idx[i - 1] == c - 1:
+            nb[i, 2] = i - 1
+            n_nb[i] += 1
+        if x < nx - 1 and i + 1 < n and idx[i + 1] == c + 1:
+            nb[i, 3] = i + 1
+            n_nb[i] += 1
+    return nb, n_nb
+
+
+@njit(cache=True)
+def moran_cross_terms(z, nb, n_nb):
+    """``z * lag / n_nb`` of every cell with a neighbour, in order, where ``lag`` adds the
+    neighbours' ``z`` in the order above, below, left, right, as ``morans_i`` does."""
+    n = z.size
+    out = np.empty(n)
+    k = 0
+    for i in range(n):
+        if n_nb[i] == 0:
+            continue
+        lag = 0.0
+        for j in range(4):
+            q = nb[i, j]
+            if q >= 0:
+                lag += z[q]
+        out[k] = z[i] * lag / n_nb[i]
+        k += 1
+    return out[:k].copy()

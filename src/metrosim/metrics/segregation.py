@@ -421,21 +421,21 @@ class _Indices(NamedTuple):
     isolation_last: float
 
 
-def _yearly_indices(c: np.ndarray, regions: np.ndarray) -> _Indices:
+def _yearly_indices(c: np.ndarray, t: np.ndarray, N: np.ndarray, regions: np.ndarray) -> _Indices:
     """The aspatial indices of the model's year, from one set of shared sums.
 
     :func:`theil_h` with ``regions``, :func:`dissimilarity` of the first and last group,
     :func:`multigroup_dissimilarity` and :func:`isolation` of the first and last group.
 
     For the model's counts, which are valid by construction: ``c`` is float64 of shape
-    ``(n_units, n_groups)``, every row with a positive total, ``regions`` non-negative
-    integers. The input checks are skipped and the row totals and other-group counts are
-    shared; the within-region relative entropy runs in a numba kernel with numpy's
-    operations in numpy's order, so every value equals the public function's bit for bit
-    (tested).
+    ``(n_units, n_groups)`` holding whole numbers, every row with a positive total, ``t``
+    and ``N`` its row and column totals (exact: whole numbers sum exactly in any order),
+    ``regions`` non-negative integers. The input checks are skipped and the totals and
+    other-group counts are shared; the within-region relative entropy runs in a numba
+    kernel with numpy's operations in numpy's order, so every value equals the public
+    function's bit for bit (tested).
     """
-    t = c.sum(axis=1)
-    N = c.sum(axis=0)
+    t = np.asarray(t, dtype=np.float64)
     o = _others(c)
     n_k = c.shape[1]
     # multigroup D, as multigroup_dissimilarity
@@ -450,7 +450,7 @@ def _yearly_indices(c: np.ndarray, regions: np.ndarray) -> _Indices:
     keep = two[:, 0] + two[:, 1] > 0
     if not keep.all():
         two = two[keep]
-    tot = two.sum(axis=0)
+    tot = N[[0, n_k - 1]]  # the dropped rows hold zeros in both columns
     if (tot == 0).any():
         dis = float("nan")
     else:
@@ -459,7 +459,7 @@ def _yearly_indices(c: np.ndarray, regions: np.ndarray) -> _Indices:
     iso = []
     for g in (0, n_k - 1):
         x = c[:, g]
-        X = x.sum()
+        X = N[g]
         iso.append(float("nan") if X == 0 else _unit_interval(float((x * x / t).sum() / X)))
     return _Indices(_theil_regions(c, t, N, o, regions), dis, mdis, iso[0], iso[1])
 
