@@ -64,6 +64,7 @@ from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.metrics.coverage import _coverage_share, _mean_by_group
 from metrosim.metrics.segregation import _yearly_indices
 from metrosim.metrics.spatial import _gaussian_spatial_h, _morans_i_cells
+from metrosim.metrics.sprawl import _sprawl_cells
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
 from metrosim.scenario import Scenario, ScenarioError
 from metrosim.travel import Travel, ZoneSystem, observed_mode_shares
@@ -84,6 +85,7 @@ class _OccupiedCells(NamedTuple):
     rank: np.ndarray  #: (n_occupied, 3) rank among urban, residential, new urban cells or -1
     n_cells: np.ndarray  #: numbers of urban, residential and new urban cells
     urban: np.ndarray  #: the grid's urban mask
+    urban_cells: np.ndarray  #: the urban cells, ascending
     urban_commune: np.ndarray  #: urban cells by commune (float)
     dwellings_commune: np.ndarray  #: occupied dwellings by commune (float)
     rent_commune: np.ndarray  #: sum of rent times occupied dwellings by commune
@@ -1113,11 +1115,8 @@ class MetroModel(mesa.Model):
         limit = (
             self._plan_base > 0 if self.plan_in_force else g.urban_limit.ravel() | land.urban_start
         )
-        sp = metrics.sprawl_metrics(
-            cells.urban.reshape(g.shape),
-            cell_size_m=g.cell_size_m,
-            previous=self._urban_prev.reshape(g.shape),
-            limit=limit.reshape(g.shape),
+        sp = _sprawl_cells(
+            cells.urban, cells.urban_cells, self._urban_prev, limit, g.shape, g.cell_size_m
         )
         self._urban_prev = cells.urban.copy()
         out.update(
@@ -1160,7 +1159,7 @@ class MetroModel(mesa.Model):
         land = self.land
         n = self.n_communes
         coc = self.commune_of_cell
-        urban, idx, dwellings, rank, n_cells, urban_commune = grid_pass(
+        urban, urban_cells, idx, dwellings, rank, n_cells, urban_commune = grid_pass(
             land.land_use,
             land.urban_start,
             land.occupancy,
@@ -1186,6 +1185,7 @@ class MetroModel(mesa.Model):
             rank=rank,
             n_cells=n_cells,
             urban=urban,
+            urban_cells=urban_cells,
             urban_commune=urban_commune.astype(float),
             dwellings_commune=np.bincount(com_in, weights=occ_in, minlength=n),
             rent_commune=np.bincount(

@@ -182,11 +182,11 @@ def grid_pass(
 ):
     """One pass over the grid for the year's measurement.
 
-    Returns the urban mask (``urban_lut[land_use]``); the occupied cells (ascending) and
-    their occupied dwellings; the rank of each occupied cell among the urban, the
-    residential (``res_lo <= land_use <= res_hi``) and the new urban cells (urban, not in
-    ``urban_start``), -1 when it is not one; the numbers of urban, residential and new urban
-    cells; and the urban cells by commune.
+    Returns the urban mask (``urban_lut[land_use]``) and the urban cells (ascending); the
+    occupied cells (ascending) and their occupied dwellings; the rank of each occupied cell
+    among the urban, the residential (``res_lo <= land_use <= res_hi``) and the new urban
+    cells (urban, not in ``urban_start``), -1 when it is not one; the numbers of urban,
+    residential and new urban cells; and the urban cells by commune.
     """
     n, n_g = occupancy.shape
     urban = np.empty(n, dtype=np.bool_)
@@ -194,6 +194,7 @@ def grid_pass(
     dwellings = np.empty(n, dtype=occupancy.dtype)
     rank = np.empty((n, 3), dtype=np.int64)
     urban_commune = np.zeros(n_communes, dtype=np.int64)
+    urban_cells = np.empty(n, dtype=np.int64)
     n_u = 0
     n_r = 0
     n_new = 0
@@ -215,6 +216,7 @@ def grid_pass(
             rank[k, 2] = n_new if new else -1
             k += 1
         if u:
+            urban_cells[n_u] = c
             n_u += 1
             com = commune_of_cell[c]
             if com >= 0:
@@ -224,7 +226,15 @@ def grid_pass(
         if new:
             n_new += 1
     counts = np.array([n_u, n_r, n_new])
-    return urban, idx[:k].copy(), dwellings[:k].copy(), rank[:k].copy(), counts, urban_commune
+    return (
+        urban,
+        urban_cells[:n_u].copy(),
+        idx[:k].copy(),
+        dwellings[:k].copy(),
+        rank[:k].copy(),
+        counts,
+        urban_commune,
+    )
 
 
 @njit(cache=True)
@@ -284,3 +294,180 @@ def moran_cross_terms(z, nb, n_nb):
         out[k] = z[i] * lag / n_nb[i]
         k += 1
     return out[:k].copy()
+
+
+@njit(cache=True)
+def _find(parent, i):
+    """Root of ``i`` in a union-find forest, halving the path on the way."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(cache=True)
+def _components8(cells, member, ny, nx):
+    """8-connected components of the sorted flat ``cells`` (all with ``member`` True).
+
+    Returns the component of each cell, numbered 0.. in the order of their first cell,
+    and the number of components.
+    """
+    m = cells.size
+    pos = np.empty(ny * nx, dtype=np.int64)  # only read where ``member`` is True
+    parent = np.arange(m)
+    for i in range(m):
+        c = cells[i]
+        pos[c] = i
+        y = c // nx
+        x = c - y * nx
+        # the neighbours visited before: west, north-west, north, north-east
+        if x > 0 and member[c - 1]:
+            a, b = _find(parent, i), _find(parent, pos[c - 1])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        if y > 0:
+            for dx in (-1, 0, 1):
+                xx = x + dx
+                if 0 <= xx < nx:
+                    q = c - nx + dx
+                    if member[q]:
+                        a, b = _find(parent, i), _find(parent, pos[q])
+                        if a != b:
+                            parent[max(a, b)] = min(a, b)
+    comp = np.empty(m, dtype=np.int64)
+    label = np.full(m, -1, dtype=np.int64)
+    n = 0
+    for i in range(m):
+        r = _find(parent, i)
+        if label[r] < 0:
+            label[r] = n
+            n += 1
+        comp[i] = label[r]
+    return comp, n
+
+
+@njit(cache=True)
+def urban_patches(cells, urban, ny, nx):
+    """Sizes and perimeters (cell sides facing non-urban land or the grid's edge) of the
+    8-connected patches of the sorted urban ``cells`` (``urban`` the grid's mask)."""
+    comp, n = _components8(cells, urban, ny, nx)
+    sizes = np.zeros(n, dtype=np.int64)
+    perims = np.zeros(n, dtype=np.int64)
+    for i in range(cells.size):
+        c = cells[i]
+        y = c // nx
+        x = c - y * nx
+        e = 0
+        if y == 0 or not urban[c - nx]:
+            e += 1
+        if y == ny - 1 or not urban[c + nx]:
+            e += 1
+        if x == 0 or not urban[c - 1]:
+            e += 1
+        if x == nx - 1 or not urban[c + 1]:
+            e += 1
+        sizes[comp[i]] += 1
+        perims[comp[i]] += e
+    return sizes, perims
+
+
+@njit(cache=True)
+def new_growth(cells, urban, prev, ny, nx):
+    """Classify the urban ``cells`` that are not in ``prev`` (the new urban cells).
+
+    Returns the new cells, whether each lies in a hole of ``prev`` (a 4-connected
+    component of non-``prev`` cells that does not touch the grid's edge, i.e. inside the
+    filled footprint) and whether each belongs to a leapfrog patch (an 8-connected patch of
+    new cells none of which is in a hole or 8-adjacent to a ``prev`` cell).
+
+    A hole is found by a flood fill from the new cell through non-``prev`` cells; it
+    escapes on reaching the grid's edge or leaving the bounding box of ``prev`` (any cell
+    outside that box reaches the edge in a straight line). Filled cells remember the
+    answer, so no cell is filled twice.
+    """
+    n_all = ny * nx
+    k = 0
+    for i in range(cells.size):
+        if not prev[cells[i]]:
+            k += 1
+    new = np.empty(k, dtype=np.int64)
+    k = 0
+    for i in range(cells.size):
+        if not prev[cells[i]]:
+            new[k] = cells[i]
+            k += 1
+    in_hole = np.zeros(k, dtype=np.bool_)
+    leap = np.zeros(k, dtype=np.bool_)
+    if k == 0:
+        return new, in_hole, leap
+    # bounding box of prev
+    y0, y1, x0, x1 = ny, -1, nx, -1
+    for c in range(n_all):
+        if prev[c]:
+            y = c // nx
+            x = c - y * nx
+            y0 = min(y0, y)
+            y1 = max(y1, y)
+            x0 = min(x0, x)
+            x1 = max(x1, x)
+    state = np.zeros(n_all, dtype=np.int8)  # 0 unknown, 1 reaches the edge, 2 hole, 3 queued
+    stack = np.empty(0, dtype=np.int64)
+    for i in range(k):
+        c0 = new[i]
+        if state[c0] == 0:
+            if stack.size == 0:
+                stack = np.empty(n_all, dtype=np.int64)
+            top = 0
+            seen = 0  # stack[:seen] holds every cell queued so far
+            stack[0] = c0
+            state[c0] = 3
+            seen = 1
+            escaped = False
+            while top < seen and not escaped:
+                c = stack[top]
+                top += 1
+                y = c // nx
+                x = c - y * nx
+                if y == 0 or y == ny - 1 or x == 0 or x == nx - 1:
+                    escaped = True
+                    break
+                if y <= y0 or y >= y1 or x <= x0 or x >= x1:
+                    escaped = True  # on or outside the box's border: a straight way out
+                    break
+                for q in (c - nx, c + nx, c - 1, c + 1):
+                    if prev[q]:
+                        continue
+                    s = state[q]
+                    if s == 1:
+                        escaped = True
+                        break
+                    if s == 0:
+                        state[q] = 3
+                        stack[seen] = q
+                        seen += 1
+            mark = 1 if escaped else 2
+            for j in range(seen):
+                state[stack[j]] = mark
+        in_hole[i] = state[c0] == 2
+    # leapfrog: patches of new cells not touching prev (8-adjacency) nor in a hole
+    is_new = np.zeros(n_all, dtype=np.bool_)
+    for i in range(k):
+        is_new[new[i]] = True
+    comp, n = _components8(new, is_new, ny, nx)
+    attached = np.zeros(n, dtype=np.bool_)
+    for i in range(k):
+        c = new[i]
+        y = c // nx
+        x = c - y * nx
+        near = in_hole[i]
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                yy = y + dy
+                xx = x + dx
+                if 0 <= yy < ny and 0 <= xx < nx and prev[yy * nx + xx]:
+                    near = True
+        if near:
+            attached[comp[i]] = True
+    for i in range(k):
+        leap[i] = not attached[comp[i]]
+    return new, in_hole, leap
