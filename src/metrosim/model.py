@@ -24,7 +24,7 @@ import mesa
 import numpy as np
 
 from metrosim import environment, metrics
-from metrosim._kernels.measure import column_sums, grid_pass, sparse_sum
+from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
 from metrosim.accessibility import (
     Network,
     box_sum,
@@ -84,6 +84,7 @@ class _OccupiedCells(NamedTuple):
     group_totals: np.ndarray  #: households by group (float, column sums of counts)
     rank: np.ndarray  #: (n_occupied, 3) rank among urban, residential, new urban cells or -1
     n_cells: np.ndarray  #: numbers of urban, residential and new urban cells
+    capacity: int  #: dwellings on the grid
     urban: np.ndarray  #: the grid's urban mask
     urban_cells: np.ndarray  #: the urban cells, ascending
     urban_commune: np.ndarray  #: urban cells by commune (float)
@@ -91,6 +92,8 @@ class _OccupiedCells(NamedTuple):
     rent_commune: np.ndarray  #: sum of rent times occupied dwellings by commune
     pop_commune: np.ndarray  #: persons by commune, summed over cells
     park_commune: np.ndarray  #: park area (m²) by commune
+    schools_commune: np.ndarray  #: schools by commune (float)
+    clinics_commune: np.ndarray  #: clinics by commune (float)
 
 
 class Municipality(mesa.Agent):
@@ -1159,7 +1162,7 @@ class MetroModel(mesa.Model):
         land = self.land
         n = self.n_communes
         coc = self.commune_of_cell
-        urban, urban_cells, idx, dwellings, rank, n_cells, urban_commune = grid_pass(
+        urban, urban_cells, idx, dwellings, rank, n_cells, capacity, by_commune = grid_pass(
             land.land_use,
             land.urban_start,
             land.occupancy,
@@ -1168,15 +1171,14 @@ class MetroModel(mesa.Model):
             _URBAN_LOOKUP,
             int(LandUse.RES_LOW),
             int(LandUse.RES_HIGH),
+            land.rent,
+            persons,
+            land.capacity,
+            self.park_m2,
+            self.schools,
+            self.clinics,
         )
-        occ = land.occupancy[idx]
-        com = coc[idx]
-        inside = com >= 0
-        com_in = com[inside]
-        occ_in = dwellings[inside]
-        parks = np.flatnonzero(self.park_m2)
-        parks = parks[coc[parks] >= 0]
-        counts = occ.astype(np.float64)
+        counts = land.occupancy[idx].astype(np.float64)
         return _OccupiedCells(
             index=idx,
             counts=counts,
@@ -1184,15 +1186,16 @@ class MetroModel(mesa.Model):
             group_totals=column_sums(counts),
             rank=rank,
             n_cells=n_cells,
+            capacity=capacity,
             urban=urban,
             urban_cells=urban_cells,
-            urban_commune=urban_commune.astype(float),
-            dwellings_commune=np.bincount(com_in, weights=occ_in, minlength=n),
-            rent_commune=np.bincount(
-                com_in, weights=(land.rent[idx] * dwellings)[inside], minlength=n
-            ),
-            pop_commune=np.bincount(com_in, weights=(dwellings * persons)[inside], minlength=n),
-            park_commune=np.bincount(coc[parks], weights=self.park_m2[parks], minlength=n),
+            urban_commune=by_commune[0],
+            dwellings_commune=by_commune[1],
+            rent_commune=by_commune[2],
+            pop_commune=by_commune[3],
+            park_commune=by_commune[4],
+            schools_commune=by_commune[5],
+            clinics_commune=by_commune[6],
         )
 
     def _measure(self) -> None:
@@ -1204,11 +1207,9 @@ class MetroModel(mesa.Model):
         cells = self._occupied_cells(persons)
         cell_ha = self.grid.cell_area_ha
         n_communes = len(self.city.cut)
-        housed = hh.cell >= 0
-        by_commune_group = np.bincount(
-            self.commune_of_cell[hh.cell[housed]].astype(np.int64) * N_GROUPS + hh.group[housed],
-            minlength=n_communes * N_GROUPS,
-        ).reshape(n_communes, N_GROUPS)
+        by_commune_group, hh_commute = household_pass(
+            hh.cell, hh.group, self.commune_of_cell, self.commute, n_communes, N_GROUPS
+        )
         hh_commune = by_commune_group.sum(axis=1)
         urban_commune = cells.urban_commune
         n_occupied = int(cells.dwellings.sum())
@@ -1222,9 +1223,8 @@ class MetroModel(mesa.Model):
                 sparse_sum(cells.rank[inm, j], persons_cells[inm], int(cells.n_cells[j]))
             )
         n_urban, n_res, n_new = (int(x) for x in cells.n_cells)
-        hh_commute = self.commute[hh.cell[housed]]
         rent_commune = cells.rent_commune / np.maximum(cells.dwellings_commune, 1)
-        capacity = land.capacity.sum()
+        capacity = cells.capacity
         # np.average(rent, weights=occupied): numpy's pairwise sum over the grid, zeros skipped
         rent_total = sparse_sum(
             cells.index, land.rent[cells.index] * cells.dwellings, land.rent.size
@@ -1233,7 +1233,7 @@ class MetroModel(mesa.Model):
             "year": self.year,
             "households": len(hh) * s.scale,
             "population": len(hh) * persons,
-            "unhoused_households": int(housed.size - np.count_nonzero(housed)) * s.scale,
+            "unhoused_households": int(len(hh) - hh_commute.size) * s.scale,
             "households_formed": self.flows["formed"] * s.scale,
             "households_left": self.flows["left"] * s.scale,
             "urban_area_ha": float(n_urban * cell_ha),
@@ -1279,19 +1279,14 @@ class MetroModel(mesa.Model):
             }
         )
         park_ha = cells.park_commune / 1e4
-        inside = self.commune_of_cell >= 0
         self.municipal = {
             "revenue_own": fin.get("revenue_own", nan),
             "fcm_paid": fin.get("fcm_paid", nan),
             "fcm_received": fin.get("fcm_received", nan),
             "budget": fin.get("budget", nan),
             "budget_per_capita": bpc,
-            "schools": np.bincount(
-                self.commune_of_cell[inside], weights=self.schools[inside], minlength=n_communes
-            ),
-            "clinics": np.bincount(
-                self.commune_of_cell[inside], weights=self.clinics[inside], minlength=n_communes
-            ),
+            "schools": cells.schools_commune,
+            "clinics": cells.clinics_commune,
             "park_ha": park_ha,
             "green_m2_per_person": park_ha * 1e4 / np.maximum(hh_commune * persons, 1.0),
             "density_cap": self.density_cap.copy(),

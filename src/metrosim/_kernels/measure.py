@@ -178,33 +178,58 @@ def column_sums(c):
 
 @njit(cache=True)
 def grid_pass(
-    land_use, urban_start, occupancy, commune_of_cell, n_communes, urban_lut, res_lo, res_hi
+    land_use,
+    urban_start,
+    occupancy,
+    commune_of_cell,
+    n_communes,
+    urban_lut,
+    res_lo,
+    res_hi,
+    rent,
+    persons,
+    capacity,
+    park,
+    schools,
+    clinics,
 ):
     """One pass over the grid for the year's measurement.
 
-    Returns the urban mask (``urban_lut[land_use]``) and the urban cells (ascending); the
-    occupied cells (ascending) and their occupied dwellings; the rank of each occupied cell
-    among the urban, the residential (``res_lo <= land_use <= res_hi``) and the new urban
-    cells (urban, not in ``urban_start``), -1 when it is not one; the numbers of urban,
-    residential and new urban cells; and the urban cells by commune.
+    Returns
+
+    - the urban mask (``urban_lut[land_use]``) and the urban cells (ascending);
+    - the occupied cells (ascending) and their occupied dwellings;
+    - the rank of each occupied cell among the urban, the residential
+      (``res_lo <= land_use <= res_hi``) and the new urban cells (urban, not in
+      ``urban_start``), -1 when it is not one, and the numbers of those cells;
+    - the total capacity (int);
+    - per commune (rows) the urban cells, occupied dwellings, rent times occupied dwellings,
+      persons (occupied dwellings times ``persons``), park area, schools and clinics, as
+      float.
+
+    The per-commune sums add the cells in cell order, as ``np.bincount`` does, skipping
+    only terms that are +0, so they equal ``np.bincount`` over the region's cells exactly.
     """
     n, n_g = occupancy.shape
     urban = np.empty(n, dtype=np.bool_)
     idx = np.empty(n, dtype=np.int64)
     dwellings = np.empty(n, dtype=occupancy.dtype)
     rank = np.empty((n, 3), dtype=np.int64)
-    urban_commune = np.zeros(n_communes, dtype=np.int64)
+    by_commune = np.zeros((7, n_communes))
     urban_cells = np.empty(n, dtype=np.int64)
     n_u = 0
     n_r = 0
     n_new = 0
     k = 0
+    cap = 0
     for c in range(n):
         lu = land_use[c]
         u = urban_lut[lu]
         urban[c] = u
         res = lu >= res_lo and lu <= res_hi
         new = u and not urban_start[c]
+        cap += capacity[c]
+        com = commune_of_cell[c]
         tot = occupancy[c, 0]
         for g in range(1, n_g):
             tot += occupancy[c, g]
@@ -215,12 +240,22 @@ def grid_pass(
             rank[k, 1] = n_r if res else -1
             rank[k, 2] = n_new if new else -1
             k += 1
+            if com >= 0:
+                by_commune[1, com] += tot
+                by_commune[2, com] += rent[c] * tot
+                by_commune[3, com] += tot * persons
+        if com >= 0:
+            if park[c] != 0:
+                by_commune[4, com] += park[c]
+            if schools[c] != 0:
+                by_commune[5, com] += schools[c]
+            if clinics[c] != 0:
+                by_commune[6, com] += clinics[c]
         if u:
             urban_cells[n_u] = c
             n_u += 1
-            com = commune_of_cell[c]
             if com >= 0:
-                urban_commune[com] += 1
+                by_commune[0, com] += 1.0
         if res:
             n_r += 1
         if new:
@@ -233,7 +268,8 @@ def grid_pass(
         dwellings[:k].copy(),
         rank[:k].copy(),
         counts,
-        urban_commune,
+        cap,
+        by_commune,
     )
 
 
@@ -471,3 +507,20 @@ def new_growth(cells, urban, prev, ny, nx):
     for i in range(k):
         leap[i] = not attached[comp[i]]
     return new, in_hole, leap
+
+
+@njit(cache=True)
+def household_pass(cell, group, commune_of_cell, commute, n_communes, n_groups):
+    """Housed households by commune and group (int64), and the commute of each housed
+    household in household order (to be averaged by numpy)."""
+    by = np.zeros((n_communes, n_groups), dtype=np.int64)
+    out = np.empty(cell.size)
+    k = 0
+    for h in range(cell.size):
+        c = cell[h]
+        if c < 0:
+            continue
+        by[commune_of_cell[c], group[h]] += 1
+        out[k] = commute[c]
+        k += 1
+    return by, out[:k].copy()
