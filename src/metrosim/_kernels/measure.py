@@ -133,23 +133,68 @@ def sparse_sum(idx, vals, n):
 
 
 @njit(cache=True)
-def kl_ratio(c, o, ref, ref_others, reg):
-    """The argument of ``log1p`` in :func:`metrosim.metrics.segregation._kl_sum` against the
-    reference row ``reg[i]`` of ``ref``: ``(n O - o R) / ((o + n) R)`` where ``n > 0``, else 0.
+def _others_row(c, i, o):
+    """``o[:] = _others(c)[i]``: numpy's exclusive prefix sum plus suffix sum, in its order."""
+    k = c.shape[1]
+    o[0] = 0.0
+    acc = 0.0
+    for g in range(1, k):
+        acc = c[i, 0] if g == 1 else acc + c[i, g - 1]
+        o[g] = acc
+    acc = 0.0
+    for j in range(k - 1):  # right[j] = c[k-1] + ... + c[k-1-j], added to o[k-2-j]
+        acc = c[i, k - 1] if j == 0 else acc + c[i, k - 1 - j]
+        o[k - 2 - j] += acc
 
-    ``o`` are the other groups' counts of each row of ``c`` (``_others(c)``) and
-    ``ref_others`` those of ``ref``; the operations are numpy's, in numpy's order.
+
+@njit(cache=True)
+def region_totals(c, reg, n_reg):
+    """``Nr[r, g]``: the counts of the rows of region ``r`` (whole numbers: exact)."""
+    n, k = c.shape
+    out = np.zeros((n_reg, k))
+    for i in range(n):
+        for g in range(k):
+            out[reg[i], g] += c[i, g]
+    return out
+
+
+@njit(cache=True)
+def segregation_terms(c, t, N, N_other, reg, Nr, Nr_other):
+    """The per-unit terms of the model's aspatial indices, in numpy's operations and order.
+
+    Returns ``|n O - o N|`` per unit and group (multigroup dissimilarity), the argument of
+    ``log1p`` of the within-region relative entropy (``kl_ratio``: ``(n O_r - o N_r) /
+    ((o + n) N_r)`` where ``n > 0``, else 0, against the unit's region ``reg``), the terms
+    ``|a / A - b / B|`` of the first and last group over the units where either lives
+    (dissimilarity), and ``x^2 / t`` of the first and last group per unit (isolation).
+    ``o`` are the other groups' counts of a unit (``_others``).
     """
     n, k = c.shape
-    out = np.zeros((n, k))
+    mterm = np.empty((n, k))
+    ratio = np.zeros((n, k))
+    dterm = np.empty(n)
+    iso = np.empty((2, n))
+    o = np.empty(k)
+    a_tot = N[0]
+    b_tot = N[k - 1]
+    nd = 0
     for i in range(n):
+        _others_row(c, i, o)
         r = reg[i]
         for g in range(k):
             x = c[i, g]
+            mterm[i, g] = abs(x * N_other[g] - o[g] * N[g])
             if x > 0:
-                num = x * ref_others[r, g] - o[i, g] * ref[r, g]
-                out[i, g] = num / ((o[i, g] + x) * ref[r, g])
-    return out
+                num = x * Nr_other[r, g] - o[g] * Nr[r, g]
+                ratio[i, g] = num / ((o[g] + x) * Nr[r, g])
+        a = c[i, 0]
+        b = c[i, k - 1]
+        if a + b > 0:
+            dterm[nd] = abs(a / a_tot - b / b_tot)
+            nd += 1
+        iso[0, i] = a * a / t[i]
+        iso[1, i] = b * b / t[i]
+    return mterm, ratio, dterm[:nd].copy(), iso
 
 
 @njit(cache=True)

@@ -430,65 +430,43 @@ def _yearly_indices(c: np.ndarray, t: np.ndarray, N: np.ndarray, regions: np.nda
     For the model's counts, which are valid by construction: ``c`` is float64 of shape
     ``(n_units, n_groups)`` holding whole numbers, every row with a positive total, ``t``
     and ``N`` its row and column totals (exact: whole numbers sum exactly in any order),
-    ``regions`` non-negative integers. The input checks are skipped and the totals and
-    other-group counts are shared; the within-region relative entropy runs in a numba
-    kernel with numpy's operations in numpy's order, so every value equals the public
-    function's bit for bit (tested).
+    ``regions`` non-negative integers. The input checks are skipped; one numba pass
+    computes every per-unit term with numpy's operations in numpy's order, and numpy adds
+    them up (and takes the logarithms), so every value equals the public function's bit
+    for bit (tested).
     """
+    from metrosim._kernels.measure import region_totals, segregation_terms, weighted_row_sums
+
     t = np.asarray(t, dtype=np.float64)
-    o = _others(c)
     n_k = c.shape[1]
-    # multigroup D, as multigroup_dissimilarity
+    if not (N > 0).all() or n_k < 2:  # a group without members: the general functions
+        return _Indices(
+            theil_h(c, regions=regions),
+            dissimilarity(c[:, [0, n_k - 1]]),
+            multigroup_dissimilarity(c),
+            isolation(c, 0),
+            isolation(c, n_k - 1),
+        )
+    n_reg = int(regions.max()) + 1
+    Nr = region_totals(c, regions, n_reg)
     N_other = _others(N[None, :])[0]
+    mterm, ratio, dterm, iso_terms = segregation_terms(c, t, N, N_other, regions, Nr, _others(Nr))
+    # multigroup D, as multigroup_dissimilarity
     den = 2.0 * float((N * N_other).sum())
-    if den <= 0.0:
-        mdis = float("nan")
-    else:
-        mdis = _unit_interval(np.abs(c * N_other - o * N).sum() / den)
-    # D of the first and last group, as dissimilarity on counts[:, [0, -1]]
-    two = c[:, [0, n_k - 1]]
-    keep = two[:, 0] + two[:, 1] > 0
-    if not keep.all():
-        two = two[keep]
-    tot = N[[0, n_k - 1]]  # the dropped rows hold zeros in both columns
-    if (tot == 0).any():
-        dis = float("nan")
-    else:
-        dis = _unit_interval(0.5 * np.abs(two[:, 0] / tot[0] - two[:, 1] / tot[1]).sum())
-    # isolation, as _exposure(c, g, g)
-    iso = []
-    for g in (0, n_k - 1):
-        x = c[:, g]
-        X = N[g]
-        iso.append(float("nan") if X == 0 else _unit_interval(float((x * x / t).sum() / X)))
-    return _Indices(_theil_regions(c, t, N, o, regions), dis, mdis, iso[0], iso[1])
-
-
-def _theil_regions(
-    c: np.ndarray, t: np.ndarray, N: np.ndarray, o: np.ndarray, reg: np.ndarray
-) -> TheilDecomposition:
-    """:func:`theil_h` with regions of valid counts.
-
-    ``t``, ``N`` and ``o`` are the row totals, column totals and other-group counts of ``c``.
-    """
-    from metrosim._kernels.measure import kl_ratio, weighted_row_sums
-
+    mdis = float("nan") if den <= 0.0 else _unit_interval(mterm.sum() / den)
+    # D of the first and last group, as dissimilarity(c[:, [0, -1]])
+    dis = _unit_interval(0.5 * dterm.sum())
+    # isolation of the first and last group, as _exposure(c, g, g)
+    iso = [_unit_interval(float(iso_terms[j].sum() / N[g])) for j, g in ((0, 0), (1, n_k - 1))]
+    # Theil's H with regions, as theil_h
     T = t.sum()
-    present = N > 0
-    if not present.all():
-        c, N = c[:, present], N[present]
-        o = _others(c)
     E = _entropy_counts(N)
     if E <= 0.0:
         nan = float("nan")
-        return TheilDecomposition(nan, nan, nan)
-    n_reg = int(reg.max()) + 1
-    Nr = np.zeros((n_reg, c.shape[1]))
-    for k in range(c.shape[1]):
-        Nr[:, k] = np.bincount(reg, weights=c[:, k], minlength=n_reg)
-    between = _kl_sum(Nr, N[None, :]).sum() / (T * E)
-    x = kl_ratio(c, o, Nr, _others(Nr), reg)
-    np.log1p(x, out=x)
-    within = weighted_row_sums(x, c).sum() / (T * E)
-    between, within = _unit_interval(between), _unit_interval(within)
-    return TheilDecomposition(_unit_interval(between + within), between, within)
+        theil = TheilDecomposition(nan, nan, nan)
+    else:
+        between = _unit_interval(_kl_sum(Nr, N[None, :]).sum() / (T * E))
+        np.log1p(ratio, out=ratio)
+        within = _unit_interval(weighted_row_sums(ratio, c).sum() / (T * E))
+        theil = TheilDecomposition(_unit_interval(between + within), between, within)
+    return _Indices(theil, dis, mdis, iso[0], iso[1])

@@ -11,7 +11,11 @@ from typing import Literal
 
 import numpy as np
 
-from metrosim._kernels.spatial import separable_environment
+from metrosim._kernels.spatial import (
+    environment_proportions,
+    separable_environment,
+    weighted_entropies,
+)
 from metrosim.metrics import _validate as v
 from metrosim.metrics.segregation import _entropy_counts
 
@@ -303,12 +307,15 @@ def _gaussian_taps(bandwidth: float) -> np.ndarray:
 
 
 def _spatial_h(e: np.ndarray, t: np.ndarray, T: float, E: float) -> float:
-    """``1 - sum_p t_p E_p / (T E)`` from the local environments ``e`` of populated cells."""
-    tot = e.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pi = e / tot
-        ent = -np.where(pi > 0, pi * np.log(np.where(pi > 0, pi, 1.0)), 0.0).sum(axis=1)
-    return float(1.0 - (t * ent).sum() / (T * E))
+    r"""``1 - sum_p t_p E_p / (T E)`` from the local environments ``e`` of populated cells.
+
+    The proportions and the weighted entropies are numba loops with numpy's operations in
+    numpy's order (the same values as ``pi = e / e.sum(axis=1)`` and
+    ``-where(pi > 0, pi * log(pi), 0).sum(axis=1)``); the logarithm is numpy's.
+    """
+    pi, arg = environment_proportions(np.ascontiguousarray(e, dtype=np.float64))
+    np.log(arg, out=arg)
+    return float(1.0 - weighted_entropies(pi, arg, t).sum() / (T * E))
 
 
 def _morans_i_cells(idx: np.ndarray, y: np.ndarray, shape: tuple[int, int]) -> float:
