@@ -187,14 +187,18 @@ MUNICIPAL_COLUMNS = (
 
 
 def measure(
-    model, occ_cells: np.ndarray | None = None
+    model,
+    occ_cells: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
+    urban: np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Travel, air, water and farmland figures of a model's current year (yearly, per commune).
 
     Per-commune figures are by commune of residence (commuting, exposure, water) or of the
     land (farmland). Vehicle-km: two one-way car commutes a working day, of the drawn car
-    commuters, scaled to real households. ``occ_cells``, the occupied cells in ascending
-    order, is computed when not given.
+    commuters, scaled to real households. ``occ_cells`` (the occupied cells in ascending
+    order), ``counts`` (their households by group, float64) and ``urban`` (the urban mask)
+    are computed when not given.
     """
     s = model.params
     c = model.commutes
@@ -242,8 +246,12 @@ def measure(
     model.pm25_traffic_zone = conc_zone
     if occ_cells is None:
         occ_cells = k.occupied_cells(land.occupancy)
+    if counts is None:
+        counts = land.occupancy[occ_cells].astype(np.float64)
+    if urban is None:
+        urban = land.urban
     conc = conc_zone[z.zone_of_cell[occ_cells]]
-    persons_g = land.occupancy[occ_cells] * float(persons)
+    persons_g = counts * float(persons)
     expo = exposure_by_group(conc, persons_g)
     pc = persons_g.sum(axis=1)
     tot = pc.sum()
@@ -258,7 +266,7 @@ def measure(
     out["water_lpcd"] = float((pc * lpcd).sum() / tot) if tot else float("nan")
     # farmland
     ha = model.grid.cell_area_ha
-    lost = np.flatnonzero(land.urban & model.farmland_start)
+    lost = np.flatnonzero(urban & model.farmland_start)
     near = model.river_near
     new = model.new_urban & model.farmland_start if model.steps else np.zeros(1, dtype=bool)
     out["farmland_converted_ha"] = float(new.sum() * ha)

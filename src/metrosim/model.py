@@ -62,7 +62,7 @@ from metrosim.land import (
 )
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.metrics.coverage import _coverage_share, _mean_by_group
-from metrosim.metrics.segregation import _yearly_indices
+from metrosim.metrics.segregation import _entropy_counts, _yearly_indices
 from metrosim.metrics.spatial import _gaussian_spatial_h, _morans_i_cells
 from metrosim.metrics.sprawl import _sprawl_cells
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
@@ -1112,8 +1112,16 @@ class MetroModel(mesa.Model):
         }
         bandwidth = max(1.0, s.neighbourhood_radius_m / g.cell_size_m)
         ys, xs = np.divmod(idx, g.shape[1])
-        out["spatial_theil_h"] = _gaussian_spatial_h(ys, xs, counts, g.shape, bandwidth)
-        income = (counts @ self.incomes) / counts.sum(axis=1)
+        N = cells.group_totals
+        E = _entropy_counts(N) if (N > 0).all() else 0.0
+        if E > 0.0:  # the totals _gaussian_spatial_h would compute (whole numbers: exact)
+            t = cells.dwellings.astype(np.float64)
+            out["spatial_theil_h"] = _gaussian_spatial_h(
+                ys, xs, counts, g.shape, bandwidth, t, float(t.sum()), E
+            )
+        else:
+            out["spatial_theil_h"] = _gaussian_spatial_h(ys, xs, counts, g.shape, bandwidth)
+        income = (counts @ self.incomes) / cells.dwellings
         out["morans_i_income"] = _morans_i_cells(idx, income, g.shape)
         limit = (
             self._plan_base > 0 if self.plan_in_force else g.urban_limit.ravel() | land.urban_start
@@ -1301,7 +1309,9 @@ class MetroModel(mesa.Model):
         }
         for g in range(N_GROUPS):
             self.municipal[f"pop_q{g + 1}"] = by_commune_group[:, g] * persons
-        env_yearly, env_municipal = environment.measure(self, cells.index)
+        env_yearly, env_municipal = environment.measure(
+            self, cells.index, cells.counts, cells.urban
+        )
         self.yearly.update(env_yearly)
         self.municipal.update(env_municipal)
 
