@@ -23,11 +23,14 @@ def separable_environment(ys, xs, counts, ny, nx, w):
     """
     n, k = counts.shape
     r = (w.size - 1) // 2
-    ring = np.zeros((2 * r + 1, nx, k))
+    m = 2 * r + 1
+    ring = np.zeros((m, nx, k))
     # columns [dirty_lo, dirty_hi] of a ring slot may be non-zero (empty when lo > hi)
-    dirty_lo = np.full(2 * r + 1, nx, dtype=np.int64)
-    dirty_hi = np.full(2 * r + 1, -1, dtype=np.int64)
+    dirty_lo = np.full(m, nx, dtype=np.int64)
+    dirty_hi = np.full(m, -1, dtype=np.int64)
     env = np.zeros((n, k))
+    acc = np.empty(k)
+    cnt = np.empty(k)
     # start[y] .. start[y + 1]: the populated cells of row y
     start = np.zeros(ny + 1, dtype=np.int64)
     for i in range(n):
@@ -37,7 +40,7 @@ def separable_environment(ys, xs, counts, ny, nx, w):
     for row in range(ny + r):
         if row < ny:
             # smooth row `row` into its ring slot
-            slot = row % (2 * r + 1)
+            slot = row % m
             for xx in range(dirty_lo[slot], dirty_hi[slot] + 1):
                 for g in range(k):
                     ring[slot, xx, g] = 0.0
@@ -49,22 +52,32 @@ def separable_environment(ys, xs, counts, ny, nx, w):
                 hi = min(nx - 1, x + r)
                 dirty_lo[slot] = min(dirty_lo[slot], lo)
                 dirty_hi[slot] = max(dirty_hi[slot], hi)
+                for g in range(k):
+                    cnt[g] = counts[i, g]
                 for xx in range(lo, hi + 1):
                     wt = w[xx - x + r]
                     for g in range(k):
-                        ring[slot, xx, g] += wt * counts[i, g]
+                        ring[slot, xx, g] += wt * cnt[g]
         y = row - r  # every row within R of y is now in the ring
         if y < 0:
             continue
         lo = max(0, y - r)
         hi = min(ny - 1, y + r)
+        slot0 = lo % m
         for i in range(start[y], start[y + 1]):
             x = xs[i]
+            for g in range(k):
+                acc[g] = 0.0
+            slot = slot0
             for yy in range(lo, hi + 1):
                 wt = w[yy - y + r]
-                slot = yy % (2 * r + 1)
                 for g in range(k):
-                    env[i, g] += wt * ring[slot, x, g]
+                    acc[g] += wt * ring[slot, x, g]
+                slot += 1
+                if slot == m:
+                    slot = 0
+            for g in range(k):
+                env[i, g] = acc[g]
     return env
 
 
