@@ -258,7 +258,7 @@ def test_grid_and_household_passes_equal_the_numpy_expressions():
     m.step()
     land, coc, n = m.land, m.commune_of_cell, m.n_communes
     persons = m.params.household_size * m.params.scale
-    urban, urban_cells, idx, dw, rank, n_cells, cap, by = grid_pass(
+    urban, urban_cells, idx, counts, dw, rank, n_cells, cap, by = grid_pass(
         land.land_use,
         land.urban_start,
         land.occupancy,
@@ -282,6 +282,8 @@ def test_grid_and_household_passes_equal_the_numpy_expressions():
     assert np.array_equal(urban_cells, np.flatnonzero(land.urban))
     assert np.array_equal(idx, np.flatnonzero(occupied))
     assert np.array_equal(dw, occupied[idx])
+    assert counts.dtype == np.float64
+    assert np.array_equal(counts, land.occupancy[idx].astype(np.float64))
     assert cap == land.capacity.sum()
     assert list(n_cells) == [land.urban.sum(), residential.sum(), new.sum()]
     persons_cell = occupied * persons

@@ -1170,7 +1170,7 @@ class MetroModel(mesa.Model):
         land = self.land
         n = self.n_communes
         coc = self.commune_of_cell
-        urban, urban_cells, idx, dwellings, rank, n_cells, capacity, by_commune = grid_pass(
+        urban, urban_cells, idx, counts, dwellings, rank, n_cells, capacity, by_commune = grid_pass(
             land.land_use,
             land.urban_start,
             land.occupancy,
@@ -1186,7 +1186,6 @@ class MetroModel(mesa.Model):
             self.schools,
             self.clinics,
         )
-        counts = land.occupancy[idx].astype(np.float64)
         return _OccupiedCells(
             index=idx,
             counts=counts,

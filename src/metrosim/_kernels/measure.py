@@ -243,7 +243,8 @@ def grid_pass(
     Returns
 
     - the urban mask (``urban_lut[land_use]``) and the urban cells (ascending);
-    - the occupied cells (ascending) and their occupied dwellings;
+    - the occupied cells (ascending), their households by group (float64) and their
+      occupied dwellings;
     - the rank of each occupied cell among the urban, the residential
       (``res_lo <= land_use <= res_hi``) and the new urban cells (urban, not in
       ``urban_start``), -1 when it is not one, and the numbers of those cells;
@@ -259,6 +260,7 @@ def grid_pass(
     urban = np.empty(n, dtype=np.bool_)
     idx = np.empty(n, dtype=np.int64)
     dwellings = np.empty(n, dtype=occupancy.dtype)
+    counts = np.empty((n, n_g))  # pages are touched only for the occupied rows
     rank = np.empty((n, 3), dtype=np.int64)
     by_commune = np.zeros((7, n_communes))
     urban_cells = np.empty(n, dtype=np.int64)
@@ -281,6 +283,8 @@ def grid_pass(
         if tot != 0:
             idx[k] = c
             dwellings[k] = tot
+            for g in range(n_g):
+                counts[k, g] = occupancy[c, g]
             rank[k, 0] = n_u if u else -1
             rank[k, 1] = n_r if res else -1
             rank[k, 2] = n_new if new else -1
@@ -305,14 +309,15 @@ def grid_pass(
             n_r += 1
         if new:
             n_new += 1
-    counts = np.array([n_u, n_r, n_new])
+    n_cells = np.array([n_u, n_r, n_new])
     return (
         urban,
         urban_cells[:n_u].copy(),
         idx[:k].copy(),
+        counts[:k].copy(),
         dwellings[:k].copy(),
         rank[:k].copy(),
-        counts,
+        n_cells,
         cap,
         by_commune,
     )
