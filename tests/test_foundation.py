@@ -139,3 +139,20 @@ def test_grid_cache_hit_corrupt_and_stale_are_handled(tmp_path, monkeypatch):
     monkeypatch.setattr(grid_mod, "BUILD_VERSION", "stale-test")
     key = grid_mod._key(load_city().fingerprint, 1500.0)
     assert grid_mod._try_load(path, key) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(0, 30),
+    st.integers(1, 6),
+    st.sampled_from(["int32", "int64", "uint16", "float64"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_row_sums_equals_numpy_sum(n, k, dtype, seed):
+    from metrosim.land import row_sums
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 1000, (n, k)).astype(dtype)
+    got = row_sums(a)
+    assert got.dtype == a.dtype
+    np.testing.assert_array_equal(got, a.sum(axis=1, dtype=a.dtype))

@@ -194,3 +194,50 @@ def test_best_site_is_the_first_highest_positive_score_of_each_commune(data):
             assert got[c] == -1
         else:
             assert got[c] == ok[np.argmax(score[ok])]  # argmax: first of the highest
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(0, 60),
+    st.integers(-1, 70),
+    st.sampled_from(["least_cost", "accessible"]),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_social_housing_sites_limit_is_a_prefix_of_the_full_order(n, limit, siting, nans, seed):
+    from metrosim.governments.ministries import social_housing_sites
+
+    rng = np.random.default_rng(seed)
+    cand = rng.random(n) < 0.7
+    price = rng.integers(0, 5, n).astype(float)  # many ties
+    commute = rng.integers(0, 5, n).astype(float)
+    if nans and n:
+        price[rng.random(n) < 0.2] = np.nan
+        commute[rng.random(n) < 0.2] = np.nan
+    full = social_housing_sites(cand, price, commute, siting)
+    assert sorted(full.tolist()) == np.flatnonzero(cand).tolist()
+    got = social_housing_sites(cand, price, commute, siting, limit=limit)
+    np.testing.assert_array_equal(got, full[: max(limit, 0)])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 60),
+    st.integers(1, 6),
+    st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+    st.sampled_from(["int64", "float64"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_best_sites_equals_site_scores_then_best_site(n, n_communes, p, dtype, seed):
+    from metrosim.governments.municipal import best_sites, site_scores
+
+    rng = np.random.default_rng(seed)
+    unc = rng.integers(0, 5, n).astype(dtype)  # ties
+    hh = (unc + rng.integers(0, 5, n)).astype(dtype)
+    commune = rng.integers(-1, n_communes, n).astype(np.int32)
+    score = site_scores(unc, hh, p)
+    ref = best_site_per_commune(score, commune, n_communes)
+    sites, top = best_sites(unc, hh, p, commune, n_communes)
+    np.testing.assert_array_equal(sites, ref)
+    ref_top = np.where(ref >= 0, score[np.maximum(ref, 0)], 0.0)
+    assert top.tobytes() == ref_top.tobytes()

@@ -118,3 +118,27 @@ def test_profit_maximising_density_rises_with_value():
     d_lo = lo.capacity[lo.capacity > 0].max()
     d_hi = hi.capacity[hi.capacity > 0].max()
     assert d_hi > d_lo
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 80),
+    st.integers(0, 400),
+    st.integers(1, 100),
+    st.integers(0, 2**32 - 1),
+)
+def test_projects_in_order_partial_sort_takes_the_full_orders_prefix(n, target, first, seed):
+    from metrosim.market import _projects_in_order
+
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(-3, 4, n).astype(float)  # many ties
+    cand = np.sort(rng.choice(10 * n + 1, n, replace=False))
+    gain = rng.random(n) * 12.0 - 2.0  # some projects add no dwelling
+    kw = dict(cell_area_ha=6.25, scale=10, target=target)
+    full = _projects_in_order(keys, cand, gain, first=max(n, 1), **kw)
+    part = _projects_in_order(keys, cand, gain, first=first, **kw)
+    n_take = int(np.searchsorted(full[2], target) + 1)
+    for a, b in zip(full, part, strict=True):
+        np.testing.assert_array_equal(a[:n_take], b[:n_take])
+    if full[2].size and full[2][-1] < target:
+        assert part[0].size == full[0].size  # short of the target: every project

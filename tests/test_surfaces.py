@@ -19,6 +19,7 @@ from metrosim.surfaces import (
     _queue,
     distance_to_nearest,
     job_accessibility,
+    neighbourhood_shares,
     neighbourhood_sum,
     travel_time,
 )
@@ -440,6 +441,66 @@ def test_neighbourhood_sum_equals_brute_force(ny, nx, k, r, dtype, seed):
     else:
         assert got.dtype == np.int64
         np.testing.assert_array_equal(got, ref)
+
+
+def numpy_running_window(a, r, axis):
+    """The numpy expression the float kernels reproduce: pad, cumsum, difference."""
+    w = 2 * r + 1
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (r + 1, r)
+    c = np.pad(a, pad).cumsum(axis=axis)
+    n = a.shape[axis]
+    return np.take(c, np.arange(w, w + n), axis=axis) - np.take(c, np.arange(0, n), axis=axis)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 12),
+    st.sampled_from([None, 1, 5]),
+    st.integers(0, 6),
+    st.integers(0, 2**32 - 1),
+)
+def test_neighbourhood_sum_float_is_bit_identical_to_numpy_running_sums(ny, nx, k, r, seed):
+    # the numba running sums do the same additions in the same order as numpy's cumsum, so
+    # model results do not depend on which of the two computed a float neighbourhood sum
+    rng = np.random.default_rng(seed)
+    shape = (ny, nx) if k is None else (ny, nx, k)
+    a = rng.lognormal(0.0, 3.0, shape) * (rng.random(shape) < 0.6)
+    ref = a
+    for axis in (0, 1):
+        ref = numpy_running_window(ref, r, axis)
+    got = neighbourhood_sum(a, r)
+    assert got.tobytes() == ref.tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 10),
+    st.integers(1, 10),
+    st.integers(1, 5),
+    st.integers(0, 5),
+    st.sampled_from(["int32", "int64", "uint8"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_neighbourhood_shares_equals_window_sums_divided(ny, nx, k, r, dtype, seed):
+    # the model's income mix: the same bits as the window sums turned into shares
+    rng = np.random.default_rng(seed)
+    a = (rng.integers(0, 40, (ny, nx, k)) * (rng.random((ny, nx, k)) < 0.4)).astype(dtype)
+    total, share = neighbourhood_shares(a, r)
+    w = neighbourhood_sum(a, r).reshape(-1, k)
+    ref_total = w.sum(axis=1)
+    ref = np.where(ref_total[:, None] > 0, w / np.maximum(ref_total, 1)[:, None], 0.0)
+    assert total.dtype == np.int64 and share.dtype == np.float64
+    np.testing.assert_array_equal(total, ref_total)
+    assert share.tobytes() == ref.tobytes()
+
+
+def test_neighbourhood_shares_rejects_bad_counts():
+    with pytest.raises(ValueError, match="neighbourhood_shares: counts contains -1"):
+        neighbourhood_shares(-np.ones((2, 2, 2), dtype=np.int64), 1)
+    with pytest.raises(ValueError, match="neighbourhood_shares: counts"):
+        neighbourhood_shares(np.ones((2, 2, 2)), 1)
 
 
 def test_neighbourhood_sum_matches_uniform_filter():

@@ -11,6 +11,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from metrosim._kernels.spatial import row_totals as _row_totals
 from metrosim.grid import GridLayers
 from metrosim.population import N_GROUPS, Households, InitialPopulation
 
@@ -41,10 +42,14 @@ MEDIUM_MAX = 60.0
 
 
 def row_sums(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=1)`` of a 2-D array with few columns, added column by column.
+    """``a.sum(axis=1)`` of a 2-D array with few columns, in the dtype of ``a``.
 
-    Same dtype as ``a``; numpy's reduction over a short trailing axis is several times slower.
+    Integer arrays (occupancy) are summed in one numba pass over the rows; other dtypes column
+    by column (numpy's reduction over a short trailing axis is several times slower). Both
+    add each row's entries left to right, as numpy's column-by-column sum did.
     """
+    if a.ndim == 2 and a.dtype.kind in "iu" and a.shape[1] > 0:
+        return _row_totals(np.ascontiguousarray(a))
     out = a[:, 0].copy()
     for g in range(1, a.shape[1]):
         out += a[:, g]

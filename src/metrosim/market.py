@@ -84,8 +84,10 @@ def update_rents(
     yearly change is clipped to ``±max_change`` (log) and rents never fall below ``floor``.
     Cells without dwellings keep their rent (it is replaced by the hedonic value when built).
     """
-    change = np.clip(speed * (natural_vacancy - vacancy_rate), -max_change, max_change)
-    out = np.where(has_dwellings, rent * np.exp(change), rent)
+    cells = np.flatnonzero(has_dwellings)  # the others keep their rent: no work for them
+    change = np.clip(speed * (natural_vacancy - vacancy_rate[cells]), -max_change, max_change)
+    out = np.array(rent, dtype=np.float64, copy=True)
+    out[cells] = out[cells] * np.exp(change)
     return np.maximum(out, floor)
 
 
@@ -173,12 +175,9 @@ def develop(
     profit, cost, d_star, d0 = profit[pick], cost[pick], d_star[pick], d0[pick]
     margin = profit / cost
     keys = margin / heterogeneity + rng.gumbel(size=cand.size)
-    rank = np.argsort(-keys, kind="stable")
-    order = cand[rank]
-    add = np.maximum(np.floor((d_star[rank] - d0[rank]) * cell_area_ha / scale), 0).astype(np.int64)
-    keep = add > 0
-    order, add = order[keep], add[keep]
-    cum = np.cumsum(add)
+    order, add, cum = _projects_in_order(
+        keys, cand, d_star - d0, cell_area_ha=cell_area_ha, scale=scale, target=target
+    )
     n_take = int(np.searchsorted(cum, target) + 1)
     order, add = order[:n_take], add[:n_take].copy()
     if add.size and cum[min(n_take, cum.size) - 1] > target:
@@ -193,3 +192,40 @@ def develop(
         greenfield_cells=order[was_green],
         densified_cells=order[~was_green],
     )
+
+
+def _projects_in_order(
+    keys: np.ndarray,
+    cand: np.ndarray,
+    gain_dw_ha: np.ndarray,
+    *,
+    cell_area_ha: float,
+    scale: int,
+    target: int,
+    first: int = 64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Projects in descending ``keys`` order (ties by position), up to the target if possible.
+
+    Returns the cells, their added simulated dwellings (> 0) and the running total, for a
+    prefix of the full stable order that reaches ``target`` (or for every project if they do
+    not). Usually a few dozen of the candidates suffice, so the order is built for the best
+    ``m`` keys only (a partial sort: every key at least the ``m``-th largest, ties included,
+    then a stable sort), ``m`` growing eightfold until the dwellings reach the target; the
+    prefix is that of a full stable sort.
+    """
+    neg = -keys
+    m = min(cand.size, first)
+    while True:
+        if m < cand.size and np.isfinite(neg).all():
+            kth = np.partition(neg, m - 1)[m - 1]
+            sel = np.flatnonzero(neg <= kth)
+            rank = sel[np.argsort(neg[sel], kind="stable")]
+        else:
+            rank = np.argsort(neg, kind="stable")
+        add = np.maximum(np.floor(gain_dw_ha[rank] * cell_area_ha / scale), 0).astype(np.int64)
+        keep = add > 0
+        order, add = cand[rank][keep], add[keep]
+        cum = np.cumsum(add)
+        if rank.size == cand.size or (cum.size and cum[-1] >= target):
+            return order, add, cum
+        m = min(cand.size, 8 * m)

@@ -42,24 +42,16 @@ from metrosim.governments.ministries import (
 )
 from metrosim.governments.municipal import (
     FACILITIES,
-    best_site_per_commune,
+    best_sites,
     election,
     horizon_weight,
     revenue_bases,
-    site_scores,
     zoning_update,
 )
 from metrosim.governments.national import greenbelt_cells, zoning_in_force
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
-from metrosim.land import (
-    _URBAN_LOOKUP,
-    LandState,
-    LandUse,
-    density_class,
-    initial_land,
-    row_sums,
-)
+from metrosim.land import _URBAN_LOOKUP, LandState, LandUse, density_class, initial_land
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
 from metrosim.metrics.coverage import _coverage_share, _mean_by_group
 from metrosim.metrics.segregation import _entropy_counts, _yearly_indices
@@ -67,6 +59,7 @@ from metrosim.metrics.spatial import _gaussian_spatial_h, _morans_i_cells
 from metrosim.metrics.sprawl import _sprawl_cells
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
 from metrosim.scenario import Scenario, ScenarioError
+from metrosim.surfaces import neighbourhood_shares
 from metrosim.travel import Travel, ZoneSystem, observed_mode_shares
 
 __all__ = ["MetroModel", "Municipality", "RegionalGovernment", "Ministry"]
@@ -186,6 +179,8 @@ class MetroModel(mesa.Model):
             developable=developable0,
         )
         self.commune_of_cell = self.grid.commune.ravel().astype(np.int32)
+        #: flat indices of the region's cells (the rest of the grid's rectangle is outside)
+        self._region_cells = np.flatnonzero(self.commune_of_cell >= 0)
         self.households: Households = place_groups(self.initial, self.commune_of_cell, self.rng)
         self.land: LandState = initial_land(
             self.grid,
@@ -211,6 +206,10 @@ class MetroModel(mesa.Model):
         self.highway = np.zeros(self.grid.commune.size, dtype=bool)
         self._network_changed = False
         self.jobs = self.grid.jobs.ravel().astype(np.float64)
+        with_jobs = np.flatnonzero((self.commune_of_cell >= 0) & (self.jobs != 0))
+        self._jobs_by_commune = np.bincount(
+            self.commune_of_cell[with_jobs], weights=self.jobs[with_jobs], minlength=self.n_communes
+        )
         self.metro_lines = self._initial_metro()
         self.metro_extensions = 0
         self.network = self._metro_network()
@@ -539,10 +538,10 @@ class MetroModel(mesa.Model):
         build_years = {"school": 3.0, "clinic": 3.0, "park": 1.0}
         sites, values = {}, {}
         for kind, (unc, hh) in fields.items():
-            score = site_scores(unc, hh, s.citizen_participation)
-            sites[kind] = best_site_per_commune(score, self.commune_of_cell, self.n_communes)
+            sites[kind], site_score = best_sites(
+                unc, hh, s.citizen_participation, self.commune_of_cell, self.n_communes
+            )
             w = horizon_weight(build_years[kind], years_left, s.mayor_discount)
-            site_score = np.where(sites[kind] >= 0, score[np.maximum(sites[kind], 0)], 0.0)
             values[kind] = site_score * w / self._cost(kind)
         built = {k: np.zeros(self.n_communes, dtype=np.int64) for k in FACILITIES}
         for _ in range(3):
@@ -578,14 +577,19 @@ class MetroModel(mesa.Model):
             return 0.0
         coverage = self._commune_coverage(per_type=True)
         spent = 0.0
+        ny, nx = self.grid.shape
+        # the fund invests where coverage is worst (unmet need): the best cell of each type,
+        # recomputed only for the type whose field changed
+        unmet = {kind: unc for kind, (unc, _) in fields.items()}
+        top = {kind: int(np.argmax(unc)) for kind, unc in unmet.items()}
+        own: set[str] = set()  # fields already copied (the caller's stay as they were)
         for _ in range(50):
             best = None
-            for kind, (unc, _) in fields.items():
-                score = unc  # the fund invests where coverage is worst (unmet need)
-                cell = int(np.argmax(score))
-                val = score[cell] / self._cost(kind)
+            for kind, unc in unmet.items():
+                cell = top[kind]
+                val = unc[cell] / self._cost(kind)
                 if (
-                    score[cell] > 0
+                    unc[cell] > 0
                     and self._cost(kind) <= self.metro_fund
                     and (best is None or val > best[0])
                 ):
@@ -600,22 +604,27 @@ class MetroModel(mesa.Model):
                 yes[commune] = True
                 if yes[self.city.in_core].mean() < s.committee_majority:
                     self.projects_rejected += 1
-                    unc, hh = fields[kind]
-                    unc = unc.copy()
-                    unc[cell] = 0.0  # dropped; the committee may pass the next one
-                    fields[kind] = (unc, hh)
+                    if kind not in own:
+                        unmet[kind] = unmet[kind].copy()
+                        own.add(kind)
+                    unmet[kind][cell] = 0  # dropped; the committee may pass the next one
+                    top[kind] = int(np.argmax(unmet[kind]))
                     continue
             self._build(kind, cell)
             cost = self._cost(kind)
             self.metro_fund -= cost
             spent += cost
             self.metro_received_total[commune] += cost
-            unc, hh = fields[kind]
             r = int(round(getattr(s, f"coverage_{kind}_m") / self.grid.cell_size_m))
-            near = np.zeros(self.grid.shape, dtype=bool)
-            near.flat[cell] = True
-            near = box_sum(near, 2 * r).ravel() > 0
-            fields[kind] = (np.where(near, 0.0, unc), hh)
+            if kind not in own or unmet[kind].dtype != np.float64:
+                unmet[kind] = unmet[kind].astype(np.float64)  # a copy
+                own.add(kind)
+            # the cells within 2r (a square window, clipped to the grid) now count as covered
+            y, x = divmod(cell, nx)
+            unmet[kind].reshape(ny, nx)[
+                max(0, y - 2 * r) : y + 2 * r + 1, max(0, x - 2 * r) : x + 2 * r + 1
+            ] = 0.0
+            top[kind] = int(np.argmax(unmet[kind]))
         return spent
 
     def _zoning(self, bases) -> None:
@@ -624,14 +633,16 @@ class MetroModel(mesa.Model):
         land = self.land
         c = self.commune_of_cell
         inside = c >= 0
+        # sums over the cells that contribute (exact zeros elsewhere), in cell order
+        built = np.flatnonzero(inside & (land.capacity > 0))
         dw = np.bincount(
-            c[inside], weights=land.capacity[inside] * float(s.scale), minlength=self.n_communes
+            c[built], weights=land.capacity[built] * float(s.scale), minlength=self.n_communes
         )
-        tax_dw = bases.property_tax - s.tax_per_job * s.fiscal_decentralisation * np.bincount(
-            c[inside], weights=self.jobs[inside], minlength=self.n_communes
+        tax_dw = (
+            bases.property_tax - s.tax_per_job * s.fiscal_decentralisation * self._jobs_by_commune
         )
         tax_per_dw = np.where(dw > 0, tax_dw / np.maximum(dw, 1.0), 0.0)
-        occ = _sum_by(c[inside], land.occupancy[inside], self.n_communes)
+        occ = _sum_by(c[built], land.occupancy[built], self.n_communes)
         rich = occ[:, 3:].sum(axis=1) / np.maximum(occ.sum(axis=1), 1.0)
         self.density_cap = zoning_update(
             self.density_cap,
@@ -682,7 +693,9 @@ class MetroModel(mesa.Model):
             else:
                 # sectoral: cheap farmland within 2 km of the city, regional plan or not
                 cand = inside & (land.land_use == LandUse.AGRICULTURAL) & near_city
-            order = social_housing_sites(cand, land.rent, self.commute, s.social_housing_siting)
+            order = social_housing_sites(
+                cand, land.rent, self.commute, s.social_housing_siting, limit=-(-units // per_cell)
+            )
             rent = min(s.max_rent_share * 0.5 * float(self.incomes[0]), float(land.rent.max()))
             built = []
             for cell in order:
@@ -748,13 +761,15 @@ class MetroModel(mesa.Model):
         """
         s = self.params
         occ = self.land.occupied()
-        c = self.commune_of_cell
-        inside = c >= 0
-        hh = np.bincount(c[inside], weights=occ[inside], minlength=self.n_communes)
+        # sums over occupied cells only (the others add exact zeros), in cell order
+        cells = np.flatnonzero((self.commune_of_cell >= 0) & (occ > 0))
+        c = self.commune_of_cell[cells]
+        w = occ[cells]
+        hh = np.bincount(c, weights=w, minlength=self.n_communes)
         shares = []
         for kind in FACILITIES:
-            ok = inside & (self.distance_km[kind] * 1000.0 <= getattr(s, f"coverage_{kind}_m"))
-            cov = np.bincount(c[ok], weights=occ[ok], minlength=self.n_communes)
+            ok = self.distance_km[kind][cells] * 1000.0 <= getattr(s, f"coverage_{kind}_m")
+            cov = np.bincount(c[ok], weights=w[ok], minlength=self.n_communes)
             shares.append(cov / np.maximum(hh, 1.0))
         if per_type:
             return dict(zip(FACILITIES, shares, strict=True))
@@ -780,12 +795,11 @@ class MetroModel(mesa.Model):
     def municipal_rent(self) -> np.ndarray:
         """Mean rent of occupied dwellings in each commune."""
         occ = self.land.occupied()
-        c = self.commune_of_cell
-        inside = c >= 0
-        w = np.bincount(c[inside], weights=occ[inside], minlength=self.n_communes)
-        r = np.bincount(
-            c[inside], weights=(self.land.rent * occ)[inside], minlength=self.n_communes
-        )
+        # sums over occupied cells only (the others add exact zeros), in cell order
+        cells = np.flatnonzero((self.commune_of_cell >= 0) & (occ > 0))
+        c = self.commune_of_cell[cells]
+        w = np.bincount(c, weights=occ[cells], minlength=self.n_communes)
+        r = np.bincount(c, weights=self.land.rent[cells] * occ[cells], minlength=self.n_communes)
         return r / np.maximum(w, 1.0)
 
     # --- demography ------------------------------------------------------------------------
@@ -940,9 +954,7 @@ class MetroModel(mesa.Model):
         }
         self.service_km = np.minimum(sum(self.distance_km.values()) / 3.0, 100.0)
         r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
-        occ = box_sum(land.occupancy.reshape(shape + (-1,)), r).reshape(land.occupancy.shape)
-        tot = row_sums(occ)
-        self.mix = np.where(tot[:, None] > 0, occ / np.maximum(tot, 1)[:, None], 0.0)
+        tot, self.mix = neighbourhood_shares(land.occupancy.reshape(shape + (-1,)), r)
         persons = tot * s.household_size * s.scale
         green_nb = box_sum(self.park_m2.reshape(shape), r).ravel()
         self.green = np.log1p(green_nb / np.maximum(persons, s.household_size * s.scale))
@@ -1011,20 +1023,33 @@ class MetroModel(mesa.Model):
         )
 
     # --- land market -----------------------------------------------------------------------
-    def _hedonic_features(self) -> np.ndarray:
+    def _hedonic_features(self, cells: np.ndarray) -> np.ndarray:
+        """Location features of the hedonic rent model for the given cells (rows)."""
         return np.column_stack(
-            [self.commute, self.service_km, self.green, self.mix[:, 0], self.mix[:, 4]]
+            [
+                self.commute[cells],
+                self.service_km[cells],
+                self.green[cells],
+                self.mix[cells, 0],
+                self.mix[cells, 4],
+            ]
         )
 
     def _development(self) -> None:
-        """Developers build what the market lacks where profit is highest (``market.develop``)."""
+        """Developers build what the market lacks where profit is highest (``market.develop``).
+
+        The hedonic model is fitted on occupied cells and predicts rents in the region's cells
+        only (nothing is built outside it, where the value stays 0).
+        """
         s = self.params
         land = self.land
-        occ = land.occupied()
+        region = self._region_cells
+        occ = land.occupied()[region]
         fit = occ > 0
-        features = self._hedonic_features()
-        coef = fit_hedonic(land.rent[fit], features[fit], occ[fit])
-        rent_hat = expected_rent(coef, features)
+        features = self._hedonic_features(region)
+        coef = fit_hedonic(land.rent[region][fit], features[fit], occ[fit])
+        rent_hat = np.zeros(land.rent.size)
+        rent_hat[region] = expected_rent(coef, features)
         value = 12.0 * rent_hat / s.cap_rate
         urban_before = land.urban
         result = develop(

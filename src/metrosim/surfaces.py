@@ -37,10 +37,23 @@ import numbers
 import numba
 import numpy as np
 
-from metrosim._kernels.spatial import distance_transform, window_sum_cols, window_sum_rows
+from metrosim._kernels.spatial import (
+    distance_transform,
+    running_sum_cols,
+    running_sum_rows,
+    window_shares,
+    window_sum_cols,
+    window_sum_rows,
+)
 from metrosim._kernels.surfaces import gravity_logsum, shortest_times
 
-__all__ = ["travel_time", "job_accessibility", "distance_to_nearest", "neighbourhood_sum"]
+__all__ = [
+    "travel_time",
+    "job_accessibility",
+    "distance_to_nearest",
+    "neighbourhood_sum",
+    "neighbourhood_shares",
+]
 
 Links = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -532,10 +545,14 @@ def neighbourhood_sum(values: np.ndarray, radius_cells: int) -> np.ndarray:
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             raise ValueError(f"{func}: values contains non-finite values; allowed: finite")
-        out = a.astype(np.float64)
-        for axis in (0, 1):
-            out = _window_sum_1d(out, r, axis)
-        return out
+        if a.size == 0:
+            return a.astype(np.float64)
+        b = np.ascontiguousarray(a, dtype=np.float64)
+        b3 = b if b.ndim == 3 else b[:, :, None]
+        ny, nx, k = b3.shape
+        rows = running_sum_rows(b3.reshape(ny, nx * k), r)
+        out = running_sum_cols(rows.reshape(ny, nx, k), r)
+        return out if a.ndim == 3 else out[:, :, 0]
     if a.size and a.dtype.kind in "iu":
         biggest = max(abs(int(a.max())), abs(int(a.min())))
         if biggest * a.size >= 2**63:
@@ -556,13 +573,52 @@ def neighbourhood_sum(values: np.ndarray, radius_cells: int) -> np.ndarray:
     return out if a.ndim == 3 else out[:, :, 0]
 
 
-def _window_sum_1d(a: np.ndarray, r: int, axis: int) -> np.ndarray:
-    """Sums of a[i - r .. i + r] along one axis (zero outside), from a running sum."""
-    w = 2 * r + 1
-    pad = [(0, 0)] * a.ndim
-    pad[axis] = (r + 1, r)
-    c = np.pad(a, pad).cumsum(axis=axis)
-    n = a.shape[axis]
-    hi = np.take(c, np.arange(w, w + n), axis=axis)
-    lo = np.take(c, np.arange(0, n), axis=axis)
-    return hi - lo
+def neighbourhood_shares(counts: np.ndarray, radius_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window totals and each layer's share of them, e.g. the income mix around each cell.
+
+    With ``w = neighbourhood_sum(counts, r).reshape(-1, k)``, the same values as
+    ``total = w.sum(1)`` and ``share = np.where(total > 0, w / max(total, 1), 0)`` (per row),
+    without the full-size array of window sums: the window sums along the rows are summed
+    along x one row at a time and turned into shares at once.
+
+    Parameters
+    ----------
+    counts : ndarray of int, (ny, nx, k)
+        Non-negative counts per cell and layer (e.g. households by income group).
+    radius_cells : int
+        Window half-width r in cells (>= 0).
+
+    Returns
+    -------
+    total : ndarray of int64, (ny * nx,)
+        Sum over the layers and the (2r+1) x (2r+1) window of each cell (zero outside).
+    share : ndarray of float64, (ny * nx, k)
+        Each layer's share of the total; 0 where the total is 0.
+
+    Raises
+    ------
+    ValueError
+        On a wrong dtype, shape or value, or sums that could overflow int64.
+
+    Examples
+    --------
+    >>> total, share = neighbourhood_shares(np.array([[[1, 0], [0, 3]]]), 1)
+    >>> total.tolist(), share.tolist()
+    ([4, 4], [[0.25, 0.75], [0.25, 0.75]])
+    """
+    func = "neighbourhood_shares"
+    a = _array(func, "counts", counts, kinds="iu", ndims=(3,))
+    r = _int_scalar(func, "radius_cells", radius_cells, minimum=0)
+    ny, nx, k = a.shape
+    if a.size == 0:
+        return np.zeros(ny * nx, dtype=np.int64), np.zeros((ny * nx, k))
+    if int(a.min()) < 0:
+        raise ValueError(f"{func}: counts contains {int(a.min())}; allowed: values >= 0")
+    if int(a.max()) * a.size >= 2**63:
+        raise ValueError(
+            f"{func}: counts up to {int(a.max())} over {a.size} entries; "
+            "allowed: sums that fit in int64"
+        )
+    b = a.astype(np.int64) if a.dtype == np.uint64 else a
+    rows = window_sum_rows(np.ascontiguousarray(b).reshape(ny, nx * k), r)
+    return window_shares(rows.reshape(ny, nx, k), r)

@@ -22,3 +22,26 @@ def argmax_by_region(score, region, n_regions):
             best[c] = i
             top[c] = v
     return best
+
+
+@njit(cache=True)
+def argmax_blend_by_region(a, b, p, region, n_regions):
+    """:func:`argmax_by_region` of ``p * a + (1 - p) * b`` without the score array.
+
+    Returns the best cell of each region (-1 where none scores above 0) and its score (0
+    there); each score is the same two products and one sum as the numpy expression.
+    """
+    best = np.full(n_regions, -1, dtype=np.int64)
+    top = np.zeros(n_regions)
+    q = 1.0 - p
+    for i in range(a.size):
+        c = region[i]
+        if c < 0:
+            continue
+        v = p * a[i] + q * b[i]
+        if not v > 0.0:
+            continue
+        if best[c] < 0 or v > top[c]:
+            best[c] = i
+            top[c] = v
+    return best, top

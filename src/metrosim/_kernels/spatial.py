@@ -87,46 +87,118 @@ def window_sum_rows(a, r):
 
     A sliding window down the rows: each output row is the previous one plus the row
     entering the window minus the row leaving it, accumulated in int64, so it is exact and
-    reads the input twice whatever ``r`` is.
+    reads the input twice whatever ``r`` is. Rows are whole vectors, so the inner loops have
+    no branch.
     """
     ny, m = a.shape
     out = np.zeros((ny, m), dtype=np.int64)
+    o0 = out[0]
     for y in range(0, min(r, ny - 1) + 1):
+        row = a[y]
         for j in range(m):
-            out[0, j] += a[y, j]
+            o0[j] += row[j]
     for y in range(1, ny):
-        add = y + r
-        sub = y - r - 1
+        o = out[y]
+        prev = out[y - 1]
         for j in range(m):
-            v = out[y - 1, j]
-            if add < ny:
-                v += a[add, j]
-            if sub >= 0:
-                v -= a[sub, j]
-            out[y, j] = v
+            o[j] = prev[j]
+        add = y + r
+        if add < ny:
+            row = a[add]
+            for j in range(m):
+                o[j] += row[j]
+        sub = y - r - 1
+        if sub >= 0:
+            row = a[sub]
+            for j in range(m):
+                o[j] -= row[j]
     return out
 
 
 @njit(cache=True)
 def window_sum_cols(a, r):
     """``out[y, x, g] = sum(a[y, x - r .. x + r, g])`` of a 3-D integer array; as
-    :func:`window_sum_rows`, along the second axis."""
+    :func:`window_sum_rows`, along the second axis, each row handled as one flat vector in
+    which layer ``g`` steps by ``k``."""
     ny, nx, k = a.shape
     out = np.zeros((ny, nx, k), dtype=np.int64)
+    flat_in = a.reshape(ny, nx * k)
+    flat_out = out.reshape(ny, nx * k)
+    n = nx * k
+    first = (min(r, nx - 1) + 1) * k
     for y in range(ny):
-        for x in range(0, min(r, nx - 1) + 1):
-            for g in range(k):
-                out[y, 0, g] += a[y, x, g]
-        for x in range(1, nx):
-            add = x + r
-            sub = x - r - 1
-            for g in range(k):
-                v = out[y, x - 1, g]
-                if add < nx:
-                    v += a[y, add, g]
-                if sub >= 0:
-                    v -= a[y, sub, g]
-                out[y, x, g] = v
+        row = flat_in[y]
+        o = flat_out[y]
+        for t in range(first):
+            o[t % k] += row[t]
+        for t in range(k, n):
+            v = o[t - k]
+            add = t + r * k
+            if add < n:
+                v += row[add]
+            sub = t - (r + 1) * k
+            if sub >= 0:
+                v -= row[sub]
+            o[t] = v
+    return out
+
+
+@njit(cache=True)
+def running_sum_rows(a, r):
+    """``out[y, j] = c[y + 2r + 1, j] - c[y, j]`` of a 2-D float64 array, where ``c`` is the
+    running sum down the rows of ``a`` padded with ``r + 1`` zero rows above and ``r`` below.
+
+    The same additions, in the same order, as ``np.pad`` + ``cumsum(axis=0)`` + two takes and
+    a subtraction (bit-identical to that numpy expression), in one pass: the running sums
+    live in a ring of ``2r + 2`` rows that stays in cache. Rounding is relative to the running
+    total (a window sum by differences).
+    """
+    ny, m = a.shape
+    w = 2 * r + 1
+    c = np.zeros((w + 1, m))  # rows 0..r: the leading zeros' running sum (0.0)
+    out = np.empty((ny, m))
+    for k in range(r + 1, ny + w):
+        src = k - r - 1
+        cur = c[k % (w + 1)]
+        prev = c[(k - 1) % (w + 1)]
+        if src < ny:
+            row = a[src]
+            for j in range(m):
+                cur[j] = prev[j] + row[j]
+        else:
+            for j in range(m):
+                cur[j] = prev[j] + 0.0
+        y = k - w
+        if y >= 0:
+            old = c[y % (w + 1)]
+            o = out[y]
+            for j in range(m):
+                o[j] = cur[j] - old[j]
+    return out
+
+
+@njit(cache=True)
+def running_sum_cols(a, r):
+    """As :func:`running_sum_rows`, along the second axis of a 3-D float64 array
+    ``(ny, nx, k)`` (bit-identical to ``np.pad`` + ``cumsum(axis=1)`` + takes). Each row is
+    handled as one flat vector in which the running sum of layer ``g`` steps by ``k``."""
+    ny, nx, k = a.shape
+    w = 2 * r + 1
+    lead = (r + 1) * k
+    c = np.zeros((nx + w) * k)  # the first `lead` entries stay 0.0 (the leading zeros)
+    out = np.empty((ny, nx, k))
+    flat_in = a.reshape(ny, nx * k)
+    flat_out = out.reshape(ny, nx * k)
+    n_in = nx * k
+    for y in range(ny):
+        row = flat_in[y]
+        for t in range(lead, lead + n_in):
+            c[t] = c[t - k] + row[t - lead]
+        for t in range(lead + n_in, (nx + w) * k):
+            c[t] = c[t - k] + 0.0
+        o = flat_out[y]
+        for t in range(n_in):
+            o[t] = c[t + w * k] - c[t]
     return out
 
 
@@ -229,3 +301,60 @@ def weighted_entropies(pi, log_pi, t):
             s += pi[i, g] * log_pi[i, g] if pi[i, g] > 0 else 0.0
         out[i] = t[i] * -s
     return out
+
+
+@njit(cache=True)
+def row_totals(a):
+    """``a.sum(axis=1)`` of a 2-D integer array with few columns, in its own dtype, one pass."""
+    n, k = a.shape
+    out = np.zeros(n, dtype=a.dtype)
+    for i in range(n):
+        t = a[i, 0]
+        for g in range(1, k):
+            t += a[i, g]
+        out[i] = t
+    return out
+
+
+@njit(cache=True)
+def window_shares(rows, r):
+    """Totals and shares of the (2r+1)-wide windows along the second axis of ``rows``.
+
+    ``rows`` is ``(ny, nx, k)`` int64 (already summed down the rows, :func:`window_sum_rows`).
+    The window sums along x are those of :func:`window_sum_cols`, kept for one row only; each
+    cell's total ``t`` over the k layers (int64) and ``share[., g] = w_g / t`` (float64, 0 when
+    ``t`` is 0) are written directly, as dividing the full window sums by their totals would.
+    """
+    ny, nx, k = rows.shape
+    total = np.zeros(ny * nx, dtype=np.int64)
+    share = np.zeros((ny * nx, k))
+    buf = np.zeros((nx, k), dtype=np.int64)
+    first = min(r, nx - 1) + 1
+    for y in range(ny):
+        row = rows[y]
+        for g in range(k):
+            buf[0, g] = 0
+        for x in range(first):
+            for g in range(k):
+                buf[0, g] += row[x, g]
+        for x in range(1, nx):
+            add = x + r
+            sub = x - r - 1
+            for g in range(k):
+                v = buf[x - 1, g]
+                if add < nx:
+                    v += row[add, g]
+                if sub >= 0:
+                    v -= row[sub, g]
+                buf[x, g] = v
+        base = y * nx
+        for x in range(nx):
+            t = 0
+            for g in range(k):
+                t += buf[x, g]
+            total[base + x] = t
+            if t > 0:
+                d = float(t)
+                for g in range(k):
+                    share[base + x, g] = float(buf[x, g]) / d
+    return total, share

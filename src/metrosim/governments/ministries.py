@@ -15,16 +15,41 @@ DIRECTIONS = tuple((float(np.cos(a)), float(np.sin(a))) for a in np.deg2rad(np.a
 
 
 def social_housing_sites(
-    candidates: np.ndarray, land_price: np.ndarray, commute: np.ndarray, siting: str
+    candidates: np.ndarray,
+    land_price: np.ndarray,
+    commute: np.ndarray,
+    siting: str,
+    limit: int | None = None,
 ) -> np.ndarray:
     """Candidate cells in the order the housing ministry builds on them.
 
     ``least_cost``: cheapest land first (MINVU's historic practice of minimising land cost,
     which put social housing on the periphery: Hidalgo 2007, doi:10.4067/S0250-71612007000100004);
     ``accessible``: shortest commute first. Ties go to the lower cell index.
+
+    With ``limit``, only the first ``limit`` cells of that order (found by a partial sort:
+    every candidate whose key is at most the ``limit``-th smallest, then sorted).
+
+    Examples
+    --------
+    >>> cand = np.array([True, True, False, True])
+    >>> price = np.array([3.0, 1.0, 0.0, 1.0])
+    >>> social_housing_sites(cand, price, price, "least_cost").tolist()
+    [1, 3, 0]
+    >>> social_housing_sites(cand, price, price, "least_cost", limit=1).tolist()
+    [1]
     """
     cells = np.flatnonzero(candidates)
     key = land_price[cells] if siting == "least_cost" else commute[cells]
+    if limit is not None and limit < cells.size:
+        if limit <= 0:
+            return cells[:0]
+        kth = np.partition(key, limit - 1)[limit - 1]
+        if np.isnan(kth):  # NaN keys sort last: fall back to the full order
+            return cells[np.lexsort((cells, key))][:limit]
+        near = key <= kth  # ties with the limit-th key are sorted by cell below
+        cells, key = cells[near], key[near]
+        return cells[np.lexsort((cells, key))][:limit]
     return cells[np.lexsort((cells, key))]
 
 

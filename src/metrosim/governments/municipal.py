@@ -20,12 +20,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from metrosim._kernels.regions import argmax_by_region
+from metrosim._kernels.regions import argmax_blend_by_region, argmax_by_region
 
 __all__ = [
     "RevenueBases",
     "revenue_bases",
     "best_site_per_commune",
+    "best_sites",
     "zoning_update",
     "election",
 ]
@@ -71,20 +72,23 @@ def revenue_bases(
 
     Counting bases for the Fondo Común Municipal: exempt dwellings (real units) and poor
     persons (residents of the poorest income group).
+
+    Sums run over the cells that contribute (cells with dwellings, cells with jobs), in cell
+    order; cells left out add exact zeros, so the result is the same as a sum over every cell.
     """
     inside = commune >= 0
-    c = commune[inside]
-    dwellings = capacity[inside].astype(np.float64) * scale
-    v = value[inside]
+    built = np.flatnonzero(inside & (capacity > 0))  # occupancy <= capacity: all residents
+    c = commune[built]
+    dwellings = capacity[built].astype(np.float64) * scale
+    v = value[built]
     taxable = v > exemption_value
     tax_dw = np.bincount(c, weights=np.where(taxable, dwellings * v, 0.0), minlength=n_communes)
     exempt = np.bincount(c, weights=np.where(taxable, 0.0, dwellings), minlength=n_communes)
-    job_w = jobs[inside]
-    tax = property_tax_rate * tax_dw + tax_per_job * np.bincount(
-        c, weights=job_w, minlength=n_communes
-    )
-    licences = licence_per_job * np.bincount(c, weights=job_w, minlength=n_communes)
-    occ = occupancy[inside].astype(np.float64) * scale
+    with_jobs = np.flatnonzero(inside & (jobs != 0))
+    job_sum = np.bincount(commune[with_jobs], weights=jobs[with_jobs], minlength=n_communes)
+    tax = property_tax_rate * tax_dw + tax_per_job * job_sum
+    licences = licence_per_job * job_sum
+    occ = occupancy[built].astype(np.float64) * scale
     cars = np.bincount(c, weights=occ @ cars_per_household, minlength=n_communes)
     hh = np.bincount(c, weights=occ.sum(axis=1), minlength=n_communes)
     poor = np.bincount(c, weights=occ[:, 0], minlength=n_communes) * household_size
@@ -172,6 +176,38 @@ def site_scores(
     most households (voters) are, covered or not.
     """
     return participation * uncovered_nearby + (1.0 - participation) * households_nearby
+
+
+def best_sites(
+    uncovered_nearby: np.ndarray,
+    households_nearby: np.ndarray,
+    participation: float,
+    commune: np.ndarray,
+    n_communes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each commune's best facility site by :func:`site_scores` and that site's score.
+
+    The same cells and scores as ``best_site_per_commune(site_scores(u, h, p), commune, n)``
+    (-1 and a score of 0 where no cell scores above 0), in one numba pass without the
+    full-size score array.
+
+    Examples
+    --------
+    >>> sites, score = best_sites(
+    ...     np.array([0, 4, 1, 0]), np.array([2, 4, 1, 0]), 0.5, np.array([0, 0, 1, 1]), 2
+    ... )
+    >>> sites.tolist(), score.tolist()
+    ([1, 2], [4.0, 1.0])
+    """
+    u = np.ascontiguousarray(uncovered_nearby)
+    h = np.ascontiguousarray(households_nearby)
+    c = np.ascontiguousarray(commune)
+    if not (u.shape == h.shape == c.shape and u.ndim == 1):
+        raise ValueError(
+            f"best_sites: uncovered_nearby {u.shape}, households_nearby {h.shape} and commune "
+            f"{c.shape}; allowed: 1-D arrays of one length"
+        )
+    return argmax_blend_by_region(u, h, float(participation), c, int(n_communes))
 
 
 def horizon_weight(build_years: float, years_left: float, discount: float) -> float:
