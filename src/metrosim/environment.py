@@ -215,12 +215,19 @@ MUNICIPAL_COLUMNS = (
 )
 
 
-def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def measure(
+    model,
+    occ_cells: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
+    urban: np.ndarray | None = None,
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Travel, air, water and farmland figures of a model's current year (yearly, per commune).
 
     Per-commune figures are by commune of residence (commuting, exposure, water) or of the
     land (farmland). Vehicle-km: two one-way car commutes a working day, of the drawn car
-    commuters, scaled to real households.
+    commuters, scaled to real households. ``occ_cells`` (the occupied cells in ascending
+    order), ``counts`` (their households by group, float64) and ``urban`` (the urban mask)
+    are computed when not given.
     """
     s = model.params
     c = model.commutes
@@ -266,9 +273,14 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         a=s.dispersion_a,
     )
     model.pm25_traffic_zone = conc_zone
-    occ_cells = k.occupied_cells(land.occupancy)
+    if occ_cells is None:
+        occ_cells = k.occupied_cells(land.occupancy)
+    if counts is None:
+        counts = land.occupancy[occ_cells].astype(np.float64)
+    if urban is None:
+        urban = land.urban
     conc = conc_zone[z.zone_of_cell[occ_cells]]
-    persons_g = land.occupancy[occ_cells] * float(persons)
+    persons_g = counts * float(persons)
     expo = exposure_by_group(conc, persons_g)
     pc = persons_g.sum(axis=1)
     tot = pc.sum()
@@ -283,7 +295,7 @@ def measure(model) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     out["water_lpcd"] = float((pc * lpcd).sum() / tot) if tot else float("nan")
     # farmland
     ha = model.grid.cell_area_ha
-    lost = np.flatnonzero(land.urban & model.farmland_start)
+    lost = np.flatnonzero(urban & model.farmland_start)
     near = model.river_near
     new = model.new_urban & model.farmland_start if model.steps else np.zeros(1, dtype=bool)
     out["farmland_converted_ha"] = float(new.sum() * ha)

@@ -18,12 +18,13 @@ objects; communes, the regional government and ministries are Mesa agents.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import mesa
 import numpy as np
 
 from metrosim import environment, metrics
+from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
 from metrosim.accessibility import (
     Network,
     box_sum,
@@ -50,9 +51,12 @@ from metrosim.governments.municipal import (
 from metrosim.governments.national import greenbelt_cells, zoning_in_force
 from metrosim.grid import load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
-from metrosim.land import LandState, LandUse, density_class, initial_land
+from metrosim.land import _URBAN_LOOKUP, LandState, LandUse, density_class, initial_land
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
-from metrosim.metrics.spatial import _gaussian_spatial_h
+from metrosim.metrics.coverage import _coverage_share, _mean_by_group
+from metrosim.metrics.segregation import _entropy_counts, _yearly_indices
+from metrosim.metrics.spatial import _gaussian_spatial_h, _morans_i_cells
+from metrosim.metrics.sprawl import _sprawl_cells
 from metrosim.population import N_GROUPS, Households, initial_population, place_groups
 from metrosim.scenario import Scenario, ScenarioError
 from metrosim.surfaces import neighbourhood_shares
@@ -62,6 +66,27 @@ __all__ = ["MetroModel", "Municipality", "RegionalGovernment", "Ministry"]
 
 #: The calendar year of the initial state (Censo 2017).
 START_YEAR = 2017
+
+
+class _OccupiedCells(NamedTuple):
+    """Per-cell quantities of one year's measurement, computed once and shared."""
+
+    index: np.ndarray  #: occupied cells, ascending
+    counts: np.ndarray  #: (n_occupied, N_GROUPS) float64 households by group
+    dwellings: np.ndarray  #: occupied dwellings of each occupied cell (int32)
+    group_totals: np.ndarray  #: households by group (float, column sums of counts)
+    rank: np.ndarray  #: (n_occupied, 3) rank among urban, residential, new urban cells or -1
+    n_cells: np.ndarray  #: numbers of urban, residential and new urban cells
+    capacity: int  #: dwellings on the grid
+    urban: np.ndarray  #: the grid's urban mask
+    urban_cells: np.ndarray  #: the urban cells, ascending
+    urban_commune: np.ndarray  #: urban cells by commune (float)
+    dwellings_commune: np.ndarray  #: occupied dwellings by commune (float)
+    rent_commune: np.ndarray  #: sum of rent times occupied dwellings by commune
+    pop_commune: np.ndarray  #: persons by commune, summed over cells
+    park_commune: np.ndarray  #: park area (m²) by commune
+    schools_commune: np.ndarray  #: schools by commune (float)
+    clinics_commune: np.ndarray  #: clinics by commune (float)
 
 
 class Municipality(mesa.Agent):
@@ -1088,44 +1113,49 @@ class MetroModel(mesa.Model):
         )
 
     # --- measurement -----------------------------------------------------------------------
-    def _outcome_metrics(
-        self, persons_cell: np.ndarray, pop_commune: np.ndarray, urban: np.ndarray
-    ) -> dict:
-        """Segregation, sprawl, coverage and green-equity indicators (``metrosim.metrics``)."""
+    def _outcome_metrics(self, cells: _OccupiedCells, pop_commune: np.ndarray) -> dict:
+        """Segregation, sprawl, coverage and green-equity indicators (``metrosim.metrics``).
+
+        The model's arrays are valid by construction, so the unchecked cores of the public
+        functions are called on the occupied cells only (the same values, bit for bit).
+        """
         s = self.params
         g = self.grid
         land = self.land
-        occ = land.occupancy
-        occupied = persons_cell > 0
-        counts = occ[occupied].astype(np.float64)
-        regions = self.commune_of_cell[occupied]
-        theil = metrics.theil_h(counts, regions=regions)
+        counts = cells.counts
+        idx = cells.index
+        seg = _yearly_indices(
+            counts, cells.dwellings, cells.group_totals, self.commune_of_cell[idx].astype(np.intp)
+        )
         out = {
-            "dissimilarity_q1_q5": metrics.dissimilarity(counts[:, [0, N_GROUPS - 1]]),
-            "multigroup_dissimilarity": metrics.multigroup_dissimilarity(counts),
-            "theil_h": theil.total,
-            "theil_h_between": theil.between,
-            "theil_h_within": theil.within,
-            "isolation_q1": metrics.isolation(counts, 0),
-            "isolation_q5": metrics.isolation(counts, N_GROUPS - 1),
+            "dissimilarity_q1_q5": seg.dissimilarity,
+            "multigroup_dissimilarity": seg.multigroup_dissimilarity,
+            "theil_h": seg.theil.total,
+            "theil_h_between": seg.theil.between,
+            "theil_h_within": seg.theil.within,
+            "isolation_q1": seg.isolation_first,
+            "isolation_q5": seg.isolation_last,
         }
         bandwidth = max(1.0, s.neighbourhood_radius_m / g.cell_size_m)
-        ys, xs = np.divmod(np.flatnonzero(occupied), g.shape[1])
-        out["spatial_theil_h"] = _gaussian_spatial_h(ys, xs, counts, g.shape, bandwidth)
-        income = np.full(occ.shape[0], np.nan)
-        income[occupied] = (counts @ self.incomes) / counts.sum(axis=1)
-        out["morans_i_income"] = metrics.morans_i(income.reshape(g.shape))
+        ys, xs = np.divmod(idx, g.shape[1])
+        N = cells.group_totals
+        E = _entropy_counts(N) if (N > 0).all() else 0.0
+        if E > 0.0:  # the totals _gaussian_spatial_h would compute (whole numbers: exact)
+            t = cells.dwellings.astype(np.float64)
+            out["spatial_theil_h"] = _gaussian_spatial_h(
+                ys, xs, counts, g.shape, bandwidth, t, float(t.sum()), E
+            )
+        else:
+            out["spatial_theil_h"] = _gaussian_spatial_h(ys, xs, counts, g.shape, bandwidth)
+        income = (counts @ self.incomes) / cells.dwellings
+        out["morans_i_income"] = _morans_i_cells(idx, income, g.shape)
         limit = (
             self._plan_base > 0 if self.plan_in_force else g.urban_limit.ravel() | land.urban_start
         )
-        sp = metrics.sprawl_metrics(
-            urban.reshape(g.shape),
-            cell_size_m=g.cell_size_m,
-            population=persons_cell.reshape(g.shape),
-            previous=self._urban_prev.reshape(g.shape),
-            limit=limit.reshape(g.shape),
+        sp = _sprawl_cells(
+            cells.urban, cells.urban_cells, self._urban_prev, limit, g.shape, g.cell_size_m
         )
-        self._urban_prev = urban.copy()
+        self._urban_prev = cells.urban.copy()
         out.update(
             {
                 "urban_patches": sp.patches,
@@ -1137,27 +1167,69 @@ class MetroModel(mesa.Model):
             }
         )
         for kind in ("school", "clinic", "park"):
-            cov = metrics.coverage_share(
+            cov = _coverage_share(
                 counts,
-                self.distance_km[kind][occupied] * 1000.0,
-                threshold=getattr(s, f"coverage_{kind}_m"),
+                self.distance_km[kind][idx] * 1000.0,
+                getattr(s, f"coverage_{kind}_m"),
+                cells.group_totals,
             )
             out[f"coverage_{kind}"] = cov.overall
             if kind == "park":
                 for k in range(N_GROUPS):
                     out[f"coverage_park_q{k + 1}"] = float(cov.by_group[k])
-        commute = metrics.mean_by_group(counts, self.commute[occupied])
+        commute = _mean_by_group(counts, self.commute[idx], per_group=cells.group_totals)
         out["mean_commute_min_q1"] = float(commute[0])
         out["mean_commute_min_q5"] = float(commute[-1])
         core = self.city.in_core & (pop_commune > 0)
-        green = metrics.green_per_person(
-            self.park_m2[self.commune_of_cell >= 0],
-            persons_cell[self.commune_of_cell >= 0],
-            self.commune_of_cell[self.commune_of_cell >= 0],
-            n_regions=self.n_communes,
-        )
+        # green_per_person: park area over inhabitants by commune
+        with np.errstate(divide="ignore", invalid="ignore"):
+            green = np.where(cells.pop_commune > 0, cells.park_commune / cells.pop_commune, np.nan)
         out["green_m2_per_person_gini"] = metrics.gini(green[core], pop_commune[core])
         return out
+
+    def _occupied_cells(self, persons: float) -> _OccupiedCells:
+        """The per-cell quantities the year's measurement shares, from one pass over the grid.
+
+        Sums over a commune's cells skip the cells whose term is zero: ``np.bincount`` adds
+        weights in cell order, and adding +0 changes nothing, so the sums are exact.
+        """
+        land = self.land
+        n = self.n_communes
+        coc = self.commune_of_cell
+        urban, urban_cells, idx, counts, dwellings, rank, n_cells, capacity, by_commune = grid_pass(
+            land.land_use,
+            land.urban_start,
+            land.occupancy,
+            coc,
+            n,
+            _URBAN_LOOKUP,
+            int(LandUse.RES_LOW),
+            int(LandUse.RES_HIGH),
+            land.rent,
+            persons,
+            land.capacity,
+            self.park_m2,
+            self.schools,
+            self.clinics,
+        )
+        return _OccupiedCells(
+            index=idx,
+            counts=counts,
+            dwellings=dwellings,
+            group_totals=column_sums(counts),
+            rank=rank,
+            n_cells=n_cells,
+            capacity=capacity,
+            urban=urban,
+            urban_cells=urban_cells,
+            urban_commune=by_commune[0],
+            dwellings_commune=by_commune[1],
+            rent_commune=by_commune[2],
+            pop_commune=by_commune[3],
+            park_commune=by_commune[4],
+            schools_commune=by_commune[5],
+            clinics_commune=by_commune[6],
+        )
 
     def _measure(self) -> None:
         """Compute this year's yearly and per-commune figures."""
@@ -1165,62 +1237,57 @@ class MetroModel(mesa.Model):
         persons = s.household_size * s.scale
         hh = self.households
         land = self.land
-        urban = land.urban
+        cells = self._occupied_cells(persons)
         cell_ha = self.grid.cell_area_ha
         n_communes = len(self.city.cut)
-        housed = hh.cell >= 0
-        by_commune_group = np.bincount(
-            self.commune_of_cell[hh.cell[housed]].astype(np.int64) * N_GROUPS + hh.group[housed],
-            minlength=n_communes * N_GROUPS,
-        ).reshape(n_communes, N_GROUPS)
-        hh_commune = by_commune_group.sum(axis=1)
-        urban_commune = np.bincount(self.commune_of_cell[urban], minlength=n_communes).astype(float)
-        occupied = land.occupied()
-        persons_cell = occupied * persons
-        new_since_start = urban & ~land.urban_start
-        residential = (land.land_use >= LandUse.RES_LOW) & (land.land_use <= LandUse.RES_HIGH)
-        hh_commute = self.commute[hh.cell[housed]]
-        inside = self.commune_of_cell >= 0
-        occupied_commune = np.bincount(
-            self.commune_of_cell[inside], weights=occupied[inside], minlength=n_communes
+        by_commune_group, hh_commute = household_pass(
+            hh.cell, hh.group, self.commune_of_cell, self.commute, n_communes, N_GROUPS
         )
-        rent_commune = np.bincount(
-            self.commune_of_cell[inside],
-            weights=(land.rent * occupied)[inside],
-            minlength=n_communes,
-        ) / np.maximum(occupied_commune, 1)
+        hh_commune = by_commune_group.sum(axis=1)
+        urban_commune = cells.urban_commune
+        n_occupied = int(cells.dwellings.sum())
+        persons_cells = cells.dwellings * persons
+        # persons_cell[mask].sum() over the urban, residential and new urban cells: numpy's
+        # pairwise sum of the masked grid, of which only the occupied cells are non-zero
+        masked_persons = []
+        for j in range(3):
+            inm = cells.rank[:, j] >= 0
+            masked_persons.append(
+                sparse_sum(cells.rank[inm, j], persons_cells[inm], int(cells.n_cells[j]))
+            )
+        n_urban, n_res, n_new = (int(x) for x in cells.n_cells)
+        rent_commune = cells.rent_commune / np.maximum(cells.dwellings_commune, 1)
+        capacity = cells.capacity
+        # np.average(rent, weights=occupied): numpy's pairwise sum over the grid, zeros skipped
+        rent_total = sparse_sum(
+            cells.index, land.rent[cells.index] * cells.dwellings, land.rent.size
+        )
         self.yearly = {
             "year": self.year,
             "households": len(hh) * s.scale,
             "population": len(hh) * persons,
-            "unhoused_households": int((~housed).sum()) * s.scale,
+            "unhoused_households": int(len(hh) - hh_commute.size) * s.scale,
             "households_formed": self.flows["formed"] * s.scale,
             "households_left": self.flows["left"] * s.scale,
-            "urban_area_ha": float(urban.sum() * cell_ha),
-            "dwellings": int(land.capacity.sum()) * s.scale,
-            "vacancy_rate": float(
-                (land.capacity.sum() - occupied.sum()) / max(land.capacity.sum(), 1)
-            ),
-            "new_urban_ha": float(self.new_urban.sum() * cell_ha) if self.steps else 0.0,
-            "urban_density_pph": float(
-                persons_cell[urban].sum() / max(urban.sum() * cell_ha, 1e-9)
-            ),
-            "residential_density_pph": float(
-                persons_cell[residential].sum() / max(residential.sum() * cell_ha, 1e-9)
-            ),
-            "new_urban_density_pph": float(
-                persons_cell[new_since_start].sum() / (new_since_start.sum() * cell_ha)
-            )
-            if new_since_start.any()
+            "urban_area_ha": float(n_urban * cell_ha),
+            "dwellings": int(capacity) * s.scale,
+            "vacancy_rate": float((capacity - n_occupied) / max(capacity, 1)),
+            "new_urban_ha": float(np.count_nonzero(self.new_urban) * cell_ha)
+            if self.steps
+            else 0.0,
+            "urban_density_pph": float(masked_persons[0] / max(n_urban * cell_ha, 1e-9)),
+            "residential_density_pph": float(masked_persons[1] / max(n_res * cell_ha, 1e-9)),
+            "new_urban_density_pph": float(masked_persons[2] / (n_new * cell_ha))
+            if n_new
             else float("nan"),
             "movers": self.flows.get("movers", 0) * s.scale,
             "dwellings_built": self.flows.get("built", 0) * s.scale,
-            "mean_rent": float(np.average(land.rent, weights=occupied)) if occupied.any() else 0.0,
+            "mean_rent": float(rent_total / float(n_occupied)) if n_occupied else 0.0,
             "mean_commute_min": float(hh_commute.mean()) if hh_commute.size else float("nan"),
         }
         if self._term_start is None:
             self._term_start = (self._commune_coverage(), self.municipal_rent())
-        self.yearly.update(self._outcome_metrics(persons_cell, hh_commune * persons, urban))
+        self.yearly.update(self._outcome_metrics(cells, hh_commune * persons))
         fin = self.finance
         nan = np.full(n_communes, np.nan)
         bpc = fin.get("budget_per_capita", nan)
@@ -1244,24 +1311,15 @@ class MetroModel(mesa.Model):
                 ),
             }
         )
-        park_ha = (
-            np.bincount(
-                self.commune_of_cell[inside], weights=self.park_m2[inside], minlength=n_communes
-            )
-            / 1e4
-        )
+        park_ha = cells.park_commune / 1e4
         self.municipal = {
             "revenue_own": fin.get("revenue_own", nan),
             "fcm_paid": fin.get("fcm_paid", nan),
             "fcm_received": fin.get("fcm_received", nan),
             "budget": fin.get("budget", nan),
             "budget_per_capita": bpc,
-            "schools": np.bincount(
-                self.commune_of_cell[inside], weights=self.schools[inside], minlength=n_communes
-            ),
-            "clinics": np.bincount(
-                self.commune_of_cell[inside], weights=self.clinics[inside], minlength=n_communes
-            ),
+            "schools": cells.schools_commune,
+            "clinics": cells.clinics_commune,
             "park_ha": park_ha,
             "green_m2_per_person": park_ha * 1e4 / np.maximum(hh_commune * persons, 1.0),
             "density_cap": self.density_cap.copy(),
@@ -1276,7 +1334,9 @@ class MetroModel(mesa.Model):
         }
         for g in range(N_GROUPS):
             self.municipal[f"pop_q{g + 1}"] = by_commune_group[:, g] * persons
-        env_yearly, env_municipal = environment.measure(self)
+        env_yearly, env_municipal = environment.measure(
+            self, cells.index, cells.counts, cells.urban
+        )
         self.yearly.update(env_yearly)
         self.municipal.update(env_municipal)
 

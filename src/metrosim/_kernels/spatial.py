@@ -17,13 +17,20 @@ def separable_environment(ys, xs, counts, ny, nx, w):
     (row-major order, as ``np.nonzero`` gives). Each populated cell is first spread along
     its row into a ring of ``2R + 1`` smoothed rows; each populated cell of the row
     ``R`` behind then gathers down its column from the ring. The cost is ``2 (2R + 1) k``
-    per populated cell plus one pass over the grid's rows, and the ring stays in cache.
+    per populated cell plus one pass over the grid's rows (a ring row is cleared only over
+    the columns its last use touched), and the ring stays in cache.
     The loops run in a fixed order, so the result does not depend on threads.
     """
     n, k = counts.shape
     r = (w.size - 1) // 2
-    ring = np.zeros((2 * r + 1, nx, k))
+    m = 2 * r + 1
+    ring = np.zeros((m, nx, k))
+    # columns [dirty_lo, dirty_hi] of a ring slot may be non-zero (empty when lo > hi)
+    dirty_lo = np.full(m, nx, dtype=np.int64)
+    dirty_hi = np.full(m, -1, dtype=np.int64)
     env = np.zeros((n, k))
+    acc = np.empty(k)
+    cnt = np.empty(k)
     # start[y] .. start[y + 1]: the populated cells of row y
     start = np.zeros(ny + 1, dtype=np.int64)
     for i in range(n):
@@ -33,28 +40,44 @@ def separable_environment(ys, xs, counts, ny, nx, w):
     for row in range(ny + r):
         if row < ny:
             # smooth row `row` into its ring slot
-            slot = row % (2 * r + 1)
-            ring[slot, :, :] = 0.0
+            slot = row % m
+            for xx in range(dirty_lo[slot], dirty_hi[slot] + 1):
+                for g in range(k):
+                    ring[slot, xx, g] = 0.0
+            dirty_lo[slot] = nx
+            dirty_hi[slot] = -1
             for i in range(start[row], start[row + 1]):
                 x = xs[i]
                 lo = max(0, x - r)
                 hi = min(nx - 1, x + r)
+                dirty_lo[slot] = min(dirty_lo[slot], lo)
+                dirty_hi[slot] = max(dirty_hi[slot], hi)
+                for g in range(k):
+                    cnt[g] = counts[i, g]
                 for xx in range(lo, hi + 1):
                     wt = w[xx - x + r]
                     for g in range(k):
-                        ring[slot, xx, g] += wt * counts[i, g]
+                        ring[slot, xx, g] += wt * cnt[g]
         y = row - r  # every row within R of y is now in the ring
         if y < 0:
             continue
         lo = max(0, y - r)
         hi = min(ny - 1, y + r)
+        slot0 = lo % m
         for i in range(start[y], start[y + 1]):
             x = xs[i]
+            for g in range(k):
+                acc[g] = 0.0
+            slot = slot0
             for yy in range(lo, hi + 1):
                 wt = w[yy - y + r]
-                slot = yy % (2 * r + 1)
                 for g in range(k):
-                    env[i, g] += wt * ring[slot, x, g]
+                    acc[g] += wt * ring[slot, x, g]
+                slot += 1
+                if slot == m:
+                    slot = 0
+            for g in range(k):
+                env[i, g] = acc[g]
     return env
 
 
@@ -246,6 +269,37 @@ def distance_transform(mask, cell_size):
             dy = g[y, q] * cell_size
             dx = (x - q) * cell_size
             out[y, x] = np.sqrt(dy * dy + dx * dx)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def environment_proportions(e):
+    """Each row of ``e`` over its sum (added left to right, as numpy sums a short axis),
+    and those proportions with 1 where they are not positive (the argument of ``log``)."""
+    n, k = e.shape
+    pi = np.empty((n, k))
+    arg = np.empty((n, k))
+    for i in range(n):
+        tot = e[i, 0]
+        for g in range(1, k):
+            tot += e[i, g]
+        for g in range(k):
+            p = e[i, g] / tot
+            pi[i, g] = p
+            arg[i, g] = p if p > 0 else 1.0
+    return pi, arg
+
+
+@njit(cache=True)
+def weighted_entropies(pi, log_pi, t):
+    """``t * ent`` with ``ent = -sum_g (pi log pi if pi > 0 else 0)`` per row, left to right."""
+    n, k = pi.shape
+    out = np.empty(n)
+    for i in range(n):
+        s = pi[i, 0] * log_pi[i, 0] if pi[i, 0] > 0 else 0.0
+        for g in range(1, k):
+            s += pi[i, g] * log_pi[i, g] if pi[i, g] > 0 else 0.0
+        out[i] = t[i] * -s
     return out
 
 

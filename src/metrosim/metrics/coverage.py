@@ -115,9 +115,20 @@ def coverage_share(
             "at least one cell must have a positive count"
         )
     d = _per_cell("distance", distance, h.shape[0], occupied, allow_inf=True)
+    return _coverage_share(h, d, d_max)
+
+
+def _coverage_share(
+    h: np.ndarray, d: np.ndarray, d_max: float, per_group: np.ndarray | None = None
+) -> CoverageShare:
+    """:func:`coverage_share` of validated float64 input, without the checks.
+
+    ``per_group``, the column sums of ``h``, is computed when not given.
+    """
     with np.errstate(invalid="ignore"):  # NaN (empty cells only) compares False
         covered = (d <= d_max).astype(np.float64)
-    per_group = h.sum(axis=0)
+    if per_group is None:
+        per_group = h.sum(axis=0)
     hit = covered @ h
     with np.errstate(divide="ignore", invalid="ignore"):
         by_group = np.where(per_group > 0, hit / per_group, np.nan)
@@ -227,7 +238,24 @@ def mean_by_group(households: np.ndarray, values: np.ndarray) -> np.ndarray:
             "at least one cell must have a positive count"
         )
     x = _per_cell("values", values, h.shape[0], occupied, allow_inf=False)
-    per_group = h.sum(axis=0)
+    return _mean_by_group(h, x, occupied)
+
+
+def _mean_by_group(
+    h: np.ndarray,
+    x: np.ndarray,
+    occupied: np.ndarray | None = None,
+    per_group: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`mean_by_group` of validated float64 input, without the checks.
+
+    ``occupied`` marks the rows with households (all rows when omitted); ``per_group``,
+    the column sums of ``h``, is computed when not given.
+    """
+    if occupied is None:
+        occupied = np.ones(h.shape[0], dtype=bool)
+    if per_group is None:
+        per_group = h.sum(axis=0)
     with np.errstate(invalid="ignore"):
         xx = np.where(occupied, x, 0.0)  # NaN or inf in empty cells must not reach the sum
     with np.errstate(divide="ignore", invalid="ignore"):

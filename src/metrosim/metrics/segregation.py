@@ -409,3 +409,64 @@ def _exposure(counts: np.ndarray, group_a: int, group_b: int, names: tuple[str, 
         return float("nan")
     val = float((x * c[:, b] / t).sum() / X)
     return _unit_interval(val)
+
+
+class _Indices(NamedTuple):
+    """The aspatial indices the model reports each year (see :func:`_yearly_indices`)."""
+
+    theil: TheilDecomposition
+    dissimilarity: float
+    multigroup_dissimilarity: float
+    isolation_first: float
+    isolation_last: float
+
+
+def _yearly_indices(c: np.ndarray, t: np.ndarray, N: np.ndarray, regions: np.ndarray) -> _Indices:
+    """The aspatial indices of the model's year, from one set of shared sums.
+
+    :func:`theil_h` with ``regions``, :func:`dissimilarity` of the first and last group,
+    :func:`multigroup_dissimilarity` and :func:`isolation` of the first and last group.
+
+    For the model's counts, which are valid by construction: ``c`` is float64 of shape
+    ``(n_units, n_groups)`` holding whole numbers, every row with a positive total, ``t``
+    and ``N`` its row and column totals (exact: whole numbers sum exactly in any order),
+    ``regions`` non-negative integers. The input checks are skipped; one numba pass
+    computes every per-unit term with numpy's operations in numpy's order, and numpy adds
+    them up (and takes the logarithms), so every value equals the public function's bit
+    for bit (tested).
+    """
+    from metrosim._kernels.measure import region_totals, segregation_terms, weighted_row_sums
+
+    t = np.asarray(t, dtype=np.float64)
+    n_k = c.shape[1]
+    if not (N > 0).all() or n_k < 2:  # a group without members: the general functions
+        return _Indices(
+            theil_h(c, regions=regions),
+            dissimilarity(c[:, [0, n_k - 1]]),
+            multigroup_dissimilarity(c),
+            isolation(c, 0),
+            isolation(c, n_k - 1),
+        )
+    n_reg = int(regions.max()) + 1
+    Nr = region_totals(c, regions, n_reg)
+    N_other = _others(N[None, :])[0]
+    mterm, ratio, dterm, iso_terms = segregation_terms(c, t, N, N_other, regions, Nr, _others(Nr))
+    # multigroup D, as multigroup_dissimilarity
+    den = 2.0 * float((N * N_other).sum())
+    mdis = float("nan") if den <= 0.0 else _unit_interval(mterm.sum() / den)
+    # D of the first and last group, as dissimilarity(c[:, [0, -1]])
+    dis = _unit_interval(0.5 * dterm.sum())
+    # isolation of the first and last group, as _exposure(c, g, g)
+    iso = [_unit_interval(float(iso_terms[j].sum() / N[g])) for j, g in ((0, 0), (1, n_k - 1))]
+    # Theil's H with regions, as theil_h
+    T = t.sum()
+    E = _entropy_counts(N)
+    if E <= 0.0:
+        nan = float("nan")
+        theil = TheilDecomposition(nan, nan, nan)
+    else:
+        between = _unit_interval(_kl_sum(Nr, N[None, :]).sum() / (T * E))
+        np.log1p(ratio, out=ratio)
+        within = _unit_interval(weighted_row_sums(ratio, c).sum() / (T * E))
+        theil = TheilDecomposition(_unit_interval(between + within), between, within)
+    return _Indices(theil, dis, mdis, iso[0], iso[1])

@@ -11,7 +11,11 @@ from typing import Literal
 
 import numpy as np
 
-from metrosim._kernels.spatial import separable_environment
+from metrosim._kernels.spatial import (
+    environment_proportions,
+    separable_environment,
+    weighted_entropies,
+)
 from metrosim.metrics import _validate as v
 from metrosim.metrics.segregation import _entropy_counts
 
@@ -303,9 +307,44 @@ def _gaussian_taps(bandwidth: float) -> np.ndarray:
 
 
 def _spatial_h(e: np.ndarray, t: np.ndarray, T: float, E: float) -> float:
-    """``1 - sum_p t_p E_p / (T E)`` from the local environments ``e`` of populated cells."""
-    tot = e.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pi = e / tot
-        ent = -np.where(pi > 0, pi * np.log(np.where(pi > 0, pi, 1.0)), 0.0).sum(axis=1)
-    return float(1.0 - (t * ent).sum() / (T * E))
+    r"""``1 - sum_p t_p E_p / (T E)`` from the local environments ``e`` of populated cells.
+
+    The proportions and the weighted entropies are numba loops with numpy's operations in
+    numpy's order (the same values as ``pi = e / e.sum(axis=1)`` and
+    ``-where(pi > 0, pi * log(pi), 0).sum(axis=1)``); the logarithm is numpy's.
+    """
+    pi, arg = environment_proportions(np.ascontiguousarray(e, dtype=np.float64))
+    np.log(arg, out=arg)
+    return float(1.0 - weighted_entropies(pi, arg, t).sum() / (T * E))
+
+
+def _morans_i_cells(idx: np.ndarray, y: np.ndarray, shape: tuple[int, int]) -> float:
+    """:func:`morans_i` (rook, islands dropped) from the listed cells only.
+
+    The grid of ``shape`` holds ``y`` at the sorted flat cells ``idx`` and NaN elsewhere.
+
+    The model's values are finite by construction, so the checks are skipped. The
+    neighbours are found among the listed cells (numba), and every sum is numpy's on the
+    same numbers in the same order (the grid-wide sum of squares by
+    :func:`~metrosim._kernels.measure.sparse_sum`), so the value equals :func:`morans_i`
+    bit for bit (tested). Where :func:`morans_i` raises, it is called to raise.
+    """
+    from metrosim._kernels.measure import moran_cross_terms, rook_neighbours, sparse_sum
+
+    ny, nx = shape
+    nb, n_nb = rook_neighbours(idx, ny, nx)
+    used = n_nb > 0
+    n = int(np.count_nonzero(used))
+    if idx.size < 2 or n == 0:
+        grid = np.full(ny * nx, np.nan)
+        grid[idx] = y
+        return morans_i(grid.reshape(shape))
+    mean = y[used].mean()
+    z = np.where(used, y - mean, 0.0)
+    zu = z[used]
+    z2ss = float(sparse_sum(idx[used], zu * zu, ny * nx))
+    if z2ss == 0.0:
+        return float("nan")
+    cross = float(moran_cross_terms(z, nb, n_nb).sum())
+    s0 = float(n)
+    return float(n / s0 * cross / z2ss)

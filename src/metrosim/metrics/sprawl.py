@@ -314,3 +314,55 @@ def lee_sallee(a: np.ndarray, b: np.ndarray) -> float:
             "one urban cell in either mask"
         )
     return float(np.count_nonzero(ma & mb) / union)
+
+
+def _sprawl_cells(
+    urban: np.ndarray,
+    cells: np.ndarray,
+    previous: np.ndarray,
+    limit: np.ndarray,
+    shape: tuple[int, int],
+    cell_size_m: float,
+) -> SprawlMetrics:
+    """:func:`sprawl_metrics` of valid flat masks from the urban ``cells`` (sorted) only.
+
+    With ``previous`` and ``limit``, without ``population``; for the model's masks, valid
+    by construction. Patches, their perimeters, the holes of
+    the previous footprint and the leapfrog patches are found by numba kernels that visit
+    the urban and new urban cells (a hole by a flood fill from each new cell); every count
+    equals the grid-wide computation's, and the floating-point expressions are the same, so
+    the values equal :func:`sprawl_metrics`' bit for bit (tested).
+    """
+    from metrosim._kernels.measure import new_growth, urban_patches
+
+    ny, nx = shape
+    size = float(cell_size_m)
+    cell_ha = size * size / 10_000.0
+    n_urban = int(cells.size)
+    area = n_urban * cell_ha
+    if n_urban:
+        sizes, perims = urban_patches(cells, urban, ny, nx)
+        n_patches = sizes.size
+        biggest = sizes == sizes.max()  # ties: the most compact of the largest patches
+        compact = float((4.0 * np.sqrt(sizes[biggest]) / perims[biggest]).max())
+        edge = float(perims.sum() * size / area)
+        mean_patch = area / n_patches
+    else:
+        n_patches, compact, edge, mean_patch = 0, _NAN, _NAN, _NAN
+    new, in_hole, leap = new_growth(cells, urban, previous, ny, nx)
+    n_new = int(new.size)
+    outside_fp = _share(~in_hole, n_new)
+    leapfrog = _share(leap, n_new) if n_new else _NAN
+    outside_limit = _share(~limit[new], n_new)
+    return SprawlMetrics(
+        urban_area_ha=float(area),
+        density_pph=_NAN,
+        patches=int(n_patches),
+        mean_patch_ha=float(mean_patch),
+        edge_density_m_per_ha=edge,
+        compactness=compact,
+        new_urban_ha=float(n_new * cell_ha),
+        new_outside_footprint_share=outside_fp,
+        new_outside_limit_share=outside_limit,
+        leapfrog_share=leapfrog,
+    )
