@@ -188,3 +188,44 @@ def test_run_refuses_negative_years_and_runs_zero():
         run(COARSE, years=-1)
     r = run(COARSE, seed=0, years=0)
     assert r.yearly["year"].tolist() == [2017] and len(r.municipal) == 52
+
+
+_THREADS_CHILD = """
+import hashlib, sys
+from metrosim import Scenario, run
+sc = Scenario.load("metropolitan_authority").replace(scale=20, cell_size_m=250.0)
+r = run(sc, seed=7, years=2)
+h = hashlib.sha256()
+for table in (r.yearly, r.municipal):
+    h.update(table.to_csv(float_format="%.17g").encode())
+print("DIGEST", h.hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
+    # numba's parallel kernels and numpy's BLAS (whose long dot products split the sum across
+    # threads) must not change a single bit of a run
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for threads in ("1", "2"):
+        env = dict(
+            os.environ,
+            NUMBA_NUM_THREADS=threads,
+            OPENBLAS_NUM_THREADS=threads,
+            OMP_NUM_THREADS=threads,
+            METROSIM_DISK_CACHE="0",
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", _THREADS_CHILD],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+        ).stdout
+        digests.add(next(ln for ln in out.splitlines() if ln.startswith("DIGEST")))
+    assert len(digests) == 1

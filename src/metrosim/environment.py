@@ -285,7 +285,9 @@ def measure(
     pc = persons_g.sum(axis=1)
     tot = pc.sum()
     out["pm25_basin_ugm3"] = basin
-    out["pm25_exposure_ugm3"] = float((conc @ pc) / tot) if tot else float("nan")
+    # np.sum of the products, not a 1-D dot: BLAS splits a long dot product across its threads,
+    # so its rounding would depend on the thread count (numpy's pairwise sum does not)
+    out["pm25_exposure_ugm3"] = float(np.sum(conc * pc) / tot) if tot else float("nan")
     for g in range(expo.size):
         out[f"pm25_exposure_ugm3_q{g + 1}"] = float(expo[g])
     # water
