@@ -64,7 +64,7 @@ import numpy as np
 
 from metrosim._kernels import choice as _k
 
-__all__ = ["COEF_NAMES", "relocate", "select_movers"]
+__all__ = ["COEF_NAMES", "move_year", "relocate", "select_movers"]
 
 #: Order of the entries of ``coefs``.
 COEF_NAMES = (
@@ -137,6 +137,17 @@ def _rate(name, x):
     if not 0.0 <= x <= 1.0:  # also rejects nan
         raise ValueError(f"{name} = {x!r}; allowed: a real number in [0, 1]")
     return x
+
+
+def _rates(base_rate, dissatisfaction_rate):
+    base_rate = _rate("base_rate", base_rate)
+    dissatisfaction_rate = _rate("dissatisfaction_rate", dissatisfaction_rate)
+    if base_rate + dissatisfaction_rate > 1.0:
+        raise ValueError(
+            f"base_rate + dissatisfaction_rate = {base_rate + dissatisfaction_rate!r}; "
+            "allowed: <= 1 (a probability)"
+        )
+    return base_rate, dissatisfaction_rate
 
 
 def _check_world(
@@ -326,13 +337,7 @@ def select_movers(
             rng,
             writeable=False,
         )
-    base_rate = _rate("base_rate", base_rate)
-    dissatisfaction_rate = _rate("dissatisfaction_rate", dissatisfaction_rate)
-    if base_rate + dissatisfaction_rate > 1.0:
-        raise ValueError(
-            f"base_rate + dissatisfaction_rate = {base_rate + dissatisfaction_rate!r}; "
-            "allowed: <= 1 (a probability)"
-        )
+    base_rate, dissatisfaction_rate = _rates(base_rate, dissatisfaction_rate)
     return _k.select_movers(
         hh_cell,
         hh_group,
@@ -483,3 +488,94 @@ def relocate(
         rng,
     )
     return int(moved), int(unhoused)
+
+
+def move_year(
+    hh_cell: np.ndarray,
+    hh_group: np.ndarray,
+    capacity: np.ndarray,
+    occ: np.ndarray,
+    rent: np.ndarray,
+    commute: np.ndarray,
+    service: np.ndarray,
+    green: np.ndarray,
+    mix: np.ndarray,
+    income: np.ndarray,
+    coefs: np.ndarray,
+    base_rate: float,
+    dissatisfaction_rate: float,
+    n_alt: int,
+    rng: np.random.Generator,
+    *,
+    check: bool = True,
+) -> tuple[np.ndarray, int, int]:
+    """One year of moves: :func:`select_movers`, then :func:`relocate` of those movers.
+
+    The same rule, the same draws from ``rng`` and the same result as the two calls in turn
+    (tested), but the arguments are validated once and the vacancy tree and the table of
+    utilities per site and group are built once for both steps. ``hh_cell`` and ``occ`` are
+    updated in place.
+
+    Parameters
+    ----------
+    hh_cell, hh_group, capacity, occ, rent, commute, service, green, mix, income, coefs
+        As in :func:`relocate` (``hh_cell`` and ``occ`` writeable, updated in place).
+    base_rate, dissatisfaction_rate : float
+        As in :func:`select_movers`.
+    n_alt : int
+        Dwellings drawn per group for the reference logsum and per mover, >= 1.
+    rng : numpy.random.Generator
+        The only source of randomness; advanced in place.
+    check : bool, keyword-only
+        Validate every argument first (default). ``False`` is the trusted path for callers
+        whose arrays hold the invariants by construction (the model); bad input is then
+        undefined behaviour.
+
+    Returns
+    -------
+    movers : numpy.ndarray of int64
+        The households that searched, in decision order.
+    n_moved, n_unhoused : int
+        As returned by :func:`relocate`.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, its offending value and what is allowed.
+    """
+    if check:
+        _, _, n_alt = _check_world(
+            hh_cell,
+            hh_group,
+            capacity,
+            occ,
+            rent,
+            commute,
+            service,
+            green,
+            mix,
+            income,
+            coefs,
+            n_alt,
+            rng,
+            writeable=True,
+        )
+    base_rate, dissatisfaction_rate = _rates(base_rate, dissatisfaction_rate)
+    movers, moved, unhoused = _k.move_year(
+        hh_cell,
+        hh_group,
+        capacity,
+        occ,
+        rent,
+        commute,
+        service,
+        green,
+        mix,
+        income,
+        coefs,
+        base_rate,
+        dissatisfaction_rate,
+        int(n_alt),
+        rng,
+    )
+    return movers, int(moved), int(unhoused)
