@@ -200,10 +200,46 @@ def test_six_lane_sampling_is_one_find_per_draw(weights, m, seed):
     padded = (m + 5) // 6 * 6
     sites, xs = np.empty(padded, dtype=np.int64), np.empty(padded)
     rng = np.random.default_rng(seed)
-    K.sample_weights(tree, total, rng, m, table, 2, sites, xs)
+    coarse, bits = K.coarse_tree(tree)
+    np.testing.assert_array_equal(coarse, tree[:: 1 << bits])
+    K.sample_weights(coarse, tree, bits, total, rng, m, table, 2, sites, xs)
     np.testing.assert_array_equal(sites[:m], expected)
     np.testing.assert_array_equal(xs[:m], table[expected, 2])
     assert rng.bit_generator.state == _advanced(seed, m)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    weights=st.lists(st.integers(0, 5), min_size=1, max_size=300),
+    updates=st.lists(st.tuples(st.integers(0, 299), st.integers(-2, 2)), max_size=40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_coarse_tree_follows_updates_and_descents(weights, updates, seed):
+    """fenwick_add2 keeps tree and its coarse copy a Fenwick tree of the weights; a two-level
+    descent then draws what fenwick_find does."""
+    w = np.array(weights, dtype=np.int32)
+    tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
+    K.fenwick_build(w, tree)
+    coarse, bits = K.coarse_tree(tree)
+    for i, delta in updates:
+        i %= w.size
+        delta = max(delta, -int(w[i]))
+        w[i] += delta
+        K.fenwick_add2(tree, coarse, bits, i, delta)
+    fresh = np.empty_like(tree)
+    K.fenwick_build(w, fresh)
+    np.testing.assert_array_equal(tree, fresh)
+    np.testing.assert_array_equal(coarse, fresh[:: 1 << bits])
+    total = int(w.sum())
+    if total == 0:
+        return
+    m = 13
+    u = np.random.default_rng(seed).random(m)
+    padded = (m + 5) // 6 * 6
+    sites, xs = np.empty(padded, dtype=np.int64), np.empty(padded)
+    table = np.zeros((w.size, 1))
+    K.sample_weights(coarse, tree, bits, total, np.random.default_rng(seed), m, table, 0, sites, xs)
+    np.testing.assert_array_equal(sites[:m], [K.fenwick_find(tree, int(x * total)) for x in u])
 
 
 def _advanced(seed, m):
@@ -449,6 +485,21 @@ def test_move_year_equals_select_then_relocate(
     np.testing.assert_array_equal(b["hh_cell"], a["hh_cell"])
     np.testing.assert_array_equal(b["occ"], a["occ"])
     assert rng_a.bit_generator.state == rng_b.bit_generator.state
+
+
+@pytest.mark.parametrize("bitgen", [np.random.PCG64, np.random.Philox])
+def test_same_year_whichever_way_the_generator_is_drawn(bitgen):
+    """The wrappers step a PCG64 inline (metrosim._kernels.pcg) and draw any other generator
+    through NumPy; the kernel run on the Generator itself gives the same year either way."""
+    a = make_world(4, n_cells=40, n_hh=120, groups=3)
+    b = {k: v.copy() for k, v in a.items()}
+    rng_a, rng_b = np.random.Generator(bitgen(8)), np.random.Generator(bitgen(8))
+    got = choice.move_year(*args(a), 0.3, 0.3, 7, rng_a)
+    ref = K.move_year(*args(b), 0.3, 0.3, 7, rng_b)
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1:] == (int(ref[1]), int(ref[2])) and got[1] > 0
+    np.testing.assert_array_equal(a["hh_cell"], b["hh_cell"])
+    np.testing.assert_array_equal(rng_a.random(4), rng_b.random(4))
 
 
 def test_move_year_validates_like_the_steps():

@@ -4,6 +4,9 @@ Private and unchecked: every argument is assumed valid (dtypes, shapes, ranges, 
 consistent with ``hh_cell``/``hh_group``, total capacity < 2**31). The public, validating entry
 points and the modelling rationale (with references) are in :mod:`metrosim.choice`.
 
+``rng`` is a ``numpy.random.Generator`` or, for a PCG64 one, its state as an array from
+:func:`metrosim._kernels.pcg.stream_of` (stepped inline: the same draws, faster).
+
 Layout: flat cell index ``c``; ``occ[c, g]`` occupied dwellings of income group ``g``;
 ``coefs = (b_rent_share, b_commute_per_min, b_service_per_km, b_green, b_homophily,
 max_rent_share)``. All randomness comes from the ``numpy.random.Generator`` passed in (numba
@@ -19,6 +22,8 @@ as soon as its descent ends) and no ``exp``.
 
 import numpy as np
 from numba import njit
+
+from metrosim._kernels.pcg import shuffle, uniform
 
 # ---------------------------------------------------------------------------------------------
 # Fenwick (binary indexed) tree, 1-based, padded: tree.size == N + 1 with N a power of two
@@ -83,42 +88,94 @@ def fenwick_find(tree, k):
     return pos
 
 
+# A descent reads one node per level, each depending on the last. To keep the reads of the
+# upper levels in L1, the nodes at multiples of B = 2**bits are copied to a "coarse" tree:
+# coarse[j] = tree[j * B] is the Fenwick tree of the block sums of B consecutive weights
+# (size N / B + 1; padded, so also a power of two plus one). A descent runs the upper levels
+# on it and the last ``bits`` levels in the block's B entries of the tree (one cache line
+# for B <= 16): the same arithmetic, node for node, as one descent of the tree.
+
+
 @njit(cache=True)
-def descend6(tree, r0, r1, r2, r3, r4, r5):
+def coarse_tree(tree):
+    """(coarse, bits): the upper levels of a padded tree in ~4096 entries (see above)."""
+    n = tree.size - 1
+    bits = 0
+    while (n >> bits) > 4096 or (bits < 3 and (n >> (bits + 1)) >= 1):
+        bits += 1
+    nc = n >> bits
+    coarse = np.empty(nc + 1, dtype=tree.dtype)
+    for j in range(nc + 1):
+        coarse[j] = tree[j << bits]
+    return coarse, bits
+
+
+@njit(cache=True)
+def fenwick_add2(tree, coarse, bits, i, delta):
+    """:func:`fenwick_add` on ``tree`` and on its :func:`coarse_tree` copy."""
+    n = tree.size - 1
+    low = (1 << bits) - 1
+    j = i + 1
+    while j <= n and (j & low) != 0:
+        tree[j] += delta
+        j += j & -j
+    while j <= n:  # from here on every node is a multiple of 2**bits
+        tree[j] += delta
+        coarse[j >> bits] += delta
+        j += j & -j
+
+
+@njit(cache=True)
+def descend6(coarse, tree, bits, r0, r1, r2, r3, r4, r5):
     """:func:`fenwick_find` of six units (uint64) side by side; returns six uint64 indices.
 
     The six descents advance level by level in registers (unsigned, so the indexing needs no
-    wraparound test): each level's six reads are independent and overlap.
+    wraparound test): each level's six reads are independent and overlap. Upper levels on
+    ``coarse``, the last ``bits`` ones on ``tree`` (pass ``tree, tree, 0`` for one tree).
     """
     one = np.uint64(1)
-    p0 = p1 = p2 = p3 = p4 = p5 = np.uint64(0)
-    step = np.uint64((tree.size - 1) >> 1)
-    while step > np.uint64(0):
-        t0 = np.uint64(tree[p0 + step])
-        t1 = np.uint64(tree[p1 + step])
-        t2 = np.uint64(tree[p2 + step])
-        t3 = np.uint64(tree[p3 + step])
-        t4 = np.uint64(tree[p4 + step])
-        t5 = np.uint64(tree[p5 + step])
-        k0 = t0 <= r0
-        k1 = t1 <= r1
-        k2 = t2 <= r2
-        k3 = t3 <= r3
-        k4 = t4 <= r4
-        k5 = t5 <= r5
-        p0 = p0 + step if k0 else p0
-        r0 = r0 - t0 if k0 else r0
-        p1 = p1 + step if k1 else p1
-        r1 = r1 - t1 if k1 else r1
-        p2 = p2 + step if k2 else p2
-        r2 = r2 - t2 if k2 else r2
-        p3 = p3 + step if k3 else p3
-        r3 = r3 - t3 if k3 else r3
-        p4 = p4 + step if k4 else p4
-        r4 = r4 - t4 if k4 else r4
-        p5 = p5 + step if k5 else p5
-        r5 = r5 - t5 if k5 else r5
-        step >>= one
+    zero = np.uint64(0)
+    p0 = p1 = p2 = p3 = p4 = p5 = zero
+    for phase in range(2):
+        if phase == 0:
+            t = coarse
+            step = np.uint64((coarse.size - 1) >> 1)
+        else:
+            t = tree
+            b = np.uint64(bits)
+            p0 <<= b
+            p1 <<= b
+            p2 <<= b
+            p3 <<= b
+            p4 <<= b
+            p5 <<= b
+            step = np.uint64((1 << bits) >> 1)
+        while step > zero:
+            t0 = np.uint64(t[p0 + step])
+            t1 = np.uint64(t[p1 + step])
+            t2 = np.uint64(t[p2 + step])
+            t3 = np.uint64(t[p3 + step])
+            t4 = np.uint64(t[p4 + step])
+            t5 = np.uint64(t[p5 + step])
+            k0 = t0 <= r0
+            k1 = t1 <= r1
+            k2 = t2 <= r2
+            k3 = t3 <= r3
+            k4 = t4 <= r4
+            k5 = t5 <= r5
+            p0 = p0 + step if k0 else p0
+            r0 = r0 - t0 if k0 else r0
+            p1 = p1 + step if k1 else p1
+            r1 = r1 - t1 if k1 else r1
+            p2 = p2 + step if k2 else p2
+            r2 = r2 - t2 if k2 else r2
+            p3 = p3 + step if k3 else p3
+            r3 = r3 - t3 if k3 else r3
+            p4 = p4 + step if k4 else p4
+            r4 = r4 - t4 if k4 else r4
+            p5 = p5 + step if k5 else p5
+            r5 = r5 - t5 if k5 else r5
+            step >>= one
     return p0, p1, p2, p3, p4, p5
 
 
@@ -126,12 +183,12 @@ def descend6(tree, r0, r1, r2, r3, r4, r5):
 def draw_units6(rng, total, j, m):
     """Units floor(U * total) for draws j..j+5, as uint64; those at or past m are 0, not drawn."""
     zero = np.uint64(0)
-    r0 = np.uint64(rng.random() * total)
-    r1 = np.uint64(rng.random() * total) if j + 1 < m else zero
-    r2 = np.uint64(rng.random() * total) if j + 2 < m else zero
-    r3 = np.uint64(rng.random() * total) if j + 3 < m else zero
-    r4 = np.uint64(rng.random() * total) if j + 4 < m else zero
-    r5 = np.uint64(rng.random() * total) if j + 5 < m else zero
+    r0 = np.uint64(uniform(rng) * total)
+    r1 = np.uint64(uniform(rng) * total) if j + 1 < m else zero
+    r2 = np.uint64(uniform(rng) * total) if j + 2 < m else zero
+    r3 = np.uint64(uniform(rng) * total) if j + 3 < m else zero
+    r4 = np.uint64(uniform(rng) * total) if j + 4 < m else zero
+    r5 = np.uint64(uniform(rng) * total) if j + 5 < m else zero
     return r0, r1, r2, r3, r4, r5
 
 
@@ -146,7 +203,7 @@ def fenwick_sample(tree, total, rng, out):
     m = out.size
     for j in range(0, m, 6):
         r0, r1, r2, r3, r4, r5 = draw_units6(rng, total, j, m)
-        p0, p1, p2, p3, p4, p5 = descend6(tree, r0, r1, r2, r3, r4, r5)
+        p0, p1, p2, p3, p4, p5 = descend6(tree, tree, 0, r0, r1, r2, r3, r4, r5)
         out[j] = p0
         if j + 1 < m:
             out[j + 1] = p1
@@ -161,16 +218,17 @@ def fenwick_sample(tree, total, rng, out):
 
 
 @njit(cache=True)
-def sample_weights(tree, total, rng, m, w, g, sites, x):
+def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x):
     """:func:`fenwick_sample` of m sites into ``sites[:m]``, and x[j] = w[sites[j], g].
 
-    The same draws as ``fenwick_sample``; each group of six weights is read as soon as its
-    sites are known, so these reads overlap the next descents. ``sites`` and ``x`` hold at
+    The same draws as ``fenwick_sample`` (upper levels on the :func:`coarse_tree`); each
+    group of six weights is read as soon as its sites are known, so these reads overlap the
+    next descents. ``sites`` and ``x`` hold at
     least m rounded up to a multiple of 6 (entries from m on are scratch); total > 0.
     """
     for j in range(0, m, 6):
         r0, r1, r2, r3, r4, r5 = draw_units6(rng, total, j, m)
-        p0, p1, p2, p3, p4, p5 = descend6(tree, r0, r1, r2, r3, r4, r5)
+        p0, p1, p2, p3, p4, p5 = descend6(coarse, tree, bits, r0, r1, r2, r3, r4, r5)
         sites[j] = p0
         sites[j + 1] = p1
         sites[j + 2] = p2
@@ -395,7 +453,7 @@ def draw_movers(hh_cell, hh_group, cell_site, v, vref, base_rate, dissatisfactio
         gap = vref[g] - v[cell_site[c], g]
         if gap > 0.0:
             p += dissatisfaction_rate * (1.0 - np.exp(-gap))
-        if rng.random() < p:
+        if uniform(rng) < p:
             flag[i] = True
             count += 1
     movers = np.empty(count, dtype=np.int64)
@@ -404,7 +462,7 @@ def draw_movers(hh_cell, hh_group, cell_site, v, vref, base_rate, dissatisfactio
         if flag[i]:
             movers[k] = i
             k += 1
-    rng.shuffle(movers)
+    shuffle(rng, movers)
     return movers
 
 
@@ -448,6 +506,7 @@ def choose_dwellings(
     ``tree``/``total`` from :func:`vacancy_tree`, ``v``/``shift`` from :func:`utility_table`,
     ``w`` from :func:`logit_weights`. Returns (n_moved, n_unhoused).
     """
+    coarse, bits = coarse_tree(tree)
     padded = (n_alt + 5) // 6 * 6
     sites = np.empty(padded, dtype=np.int64)
     xs = np.empty(padded, dtype=np.float64)
@@ -493,7 +552,7 @@ def choose_dwellings(
             wmax = val[0]
             m = 1
         if total > 0:
-            sample_weights(tree, total, rng, n_alt, w, g, sites, xs)
+            sample_weights(coarse, tree, bits, total, rng, n_alt, w, g, sites, xs)
             for j in range(n_alt):  # keep the affordable ones (x >= 0), without branches
                 x = xs[j]
                 ok = x >= 0.0
@@ -509,17 +568,17 @@ def choose_dwellings(
             for j in range(m):
                 val[j] = v[cand[j], g]
             s = softmax_weights(val, m)
-        pick = logit_pick(val, m, s, rng.random())
+        pick = logit_pick(val, m, s, uniform(rng))
         if cur >= 0 and pick == 0:
             continue
         k = cand[pick]
         c = np.int64(site_cell[k])
         # Occupy the chosen vacant dwelling; release the old one to later movers.
         occ[c, g] += 1
-        fenwick_add(tree, k, -1)
+        fenwick_add2(tree, coarse, bits, k, -1)
         if cur >= 0:
             occ[cur, g] -= 1
-            fenwick_add(tree, cand[0], 1)
+            fenwick_add2(tree, coarse, bits, cand[0], 1)
         else:
             total -= 1
         hh_cell[i] = c
