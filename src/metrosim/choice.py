@@ -34,6 +34,9 @@ its current dwelling. Uniform sampling of alternatives keeps the logit consisten
 update both take O(log n). The chosen dwelling is occupied at once and the one left becomes
 available to later movers; capacity is never exceeded and households are conserved.
 
+*One year* (:func:`move_year`): the two steps in turn with the same draws and result, validated
+once and on tables built once (the model's path).
+
 References
 ----------
 Alonso, W. (1964). *Location and Land Use: Toward a General Theory of Land Rent*. Harvard
