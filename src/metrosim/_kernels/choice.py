@@ -17,7 +17,9 @@ capacity > 0), is int32 and padded to a power of two so the descent needs no bou
 compiles to conditional moves; the ``n_alt`` descents of one mover run six at a time, level by
 level in registers, so their memory reads overlap; logit weights ``exp(V - max_c V)`` are
 tabulated once per call per (site, group), so a sampled alternative costs one table read (issued
-as soon as its descent ends) and no ``exp``.
+as soon as its descent ends) and no ``exp``; the upper levels of the tree are descended on an
+L1-sized copy (:func:`coarse_tree`); :func:`move_year` builds the tables once for both steps;
+a PCG64 stream is stepped inline (:mod:`metrosim._kernels.pcg`).
 """
 
 import numpy as np
@@ -223,8 +225,8 @@ def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x):
 
     The same draws as ``fenwick_sample`` (upper levels on the :func:`coarse_tree`); each
     group of six weights is read as soon as its sites are known, so these reads overlap the
-    next descents. ``sites`` and ``x`` hold at
-    least m rounded up to a multiple of 6 (entries from m on are scratch); total > 0.
+    next descents. ``sites`` and ``x`` hold at least m rounded up to a multiple of 6 (entries
+    from m on are scratch); total > 0.
     """
     for j in range(0, m, 6):
         r0, r1, r2, r3, r4, r5 = draw_units6(rng, total, j, m)
