@@ -138,7 +138,6 @@ def choose_constrained_fenwick(group, w, capacity, k, rng):
         total += capacity[c]
     choice = np.full(n, -1, dtype=np.int64)
     sites = np.empty(k, dtype=np.int64)
-    rem = np.empty(k, dtype=np.int64)
     cand = np.empty(k, dtype=np.int64)
     val = np.empty(k)
     order = np.arange(n)
@@ -148,7 +147,7 @@ def choose_constrained_fenwick(group, w, capacity, k, rng):
             break
         i = order[t]
         g = group[i]
-        fenwick_sample(tree, total, rng, sites, rem)
+        fenwick_sample(tree, total, rng, sites)
         m = 0
         s = 0.0
         for j in range(k):

@@ -157,7 +157,7 @@ def test_fenwick_sampling_frequencies_proportional_to_weights(seed):
     K.fenwick_build(w, tree)
     total = int(w.sum())
     out = np.empty(20_000, dtype=np.int64)
-    K.fenwick_sample(tree, total, rng, out, np.empty_like(out))
+    K.fenwick_sample(tree, total, rng, out)
     counts = np.bincount(out, minlength=w.size)
     assert chi2_pvalue(counts, w / total) > ALPHA
 
@@ -167,10 +167,85 @@ def test_fenwick_sample_is_find_of_floor_u_times_total():
     tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
     K.fenwick_build(w, tree)
     out = np.empty(50, dtype=np.int64)
-    K.fenwick_sample(tree, 16, np.random.default_rng(3), out, np.empty_like(out))
+    K.fenwick_sample(tree, 16, np.random.default_rng(3), out)
     u = np.random.default_rng(3).random(50)
     expected = np.searchsorted(np.cumsum(w), np.floor(u * 16), side="right")
     np.testing.assert_array_equal(out, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    weights=st.lists(st.integers(0, 9), min_size=1, max_size=80),
+    m=st.integers(1, 20),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_six_lane_sampling_is_one_find_per_draw(weights, m, seed):
+    """fenwick_sample and sample_weights (six descents side by side, dummy lanes for a last
+    partial group) draw exactly what one fenwick_find of floor(U * total) per draw gives."""
+    w = np.array(weights, dtype=np.int32)
+    total = int(w.sum())
+    if total == 0:
+        w[0] = 1
+        total = 1
+    tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
+    K.fenwick_build(w, tree)
+    u = np.random.default_rng(seed).random(m)
+    expected = [K.fenwick_find(tree, int(x * total)) for x in u]
+    out = np.empty(m, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    K.fenwick_sample(tree, total, rng, out)
+    np.testing.assert_array_equal(out, expected)
+    assert rng.bit_generator.state == _advanced(seed, m)
+    table = np.random.default_rng(seed + 1).random((w.size, 3))
+    padded = (m + 5) // 6 * 6
+    sites, xs = np.empty(padded, dtype=np.int64), np.empty(padded)
+    rng = np.random.default_rng(seed)
+    coarse, bits = K.coarse_tree(tree)
+    np.testing.assert_array_equal(coarse, tree[:: 1 << bits])
+    K.sample_weights(coarse, tree, bits, total, rng, m, table, 2, sites, xs)
+    np.testing.assert_array_equal(sites[:m], expected)
+    np.testing.assert_array_equal(xs[:m], table[expected, 2])
+    assert rng.bit_generator.state == _advanced(seed, m)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    weights=st.lists(st.integers(0, 5), min_size=1, max_size=300),
+    updates=st.lists(st.tuples(st.integers(0, 299), st.integers(-2, 2)), max_size=40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_coarse_tree_follows_updates_and_descents(weights, updates, seed):
+    """fenwick_add2 keeps tree and its coarse copy a Fenwick tree of the weights; a two-level
+    descent then draws what fenwick_find does."""
+    w = np.array(weights, dtype=np.int32)
+    tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
+    K.fenwick_build(w, tree)
+    coarse, bits = K.coarse_tree(tree)
+    for i, delta in updates:
+        i %= w.size
+        delta = max(delta, -int(w[i]))
+        w[i] += delta
+        K.fenwick_add2(tree, coarse, bits, i, delta)
+    fresh = np.empty_like(tree)
+    K.fenwick_build(w, fresh)
+    np.testing.assert_array_equal(tree, fresh)
+    np.testing.assert_array_equal(coarse, fresh[:: 1 << bits])
+    total = int(w.sum())
+    if total == 0:
+        return
+    m = 13
+    u = np.random.default_rng(seed).random(m)
+    padded = (m + 5) // 6 * 6
+    sites, xs = np.empty(padded, dtype=np.int64), np.empty(padded)
+    table = np.zeros((w.size, 1))
+    K.sample_weights(coarse, tree, bits, total, np.random.default_rng(seed), m, table, 0, sites, xs)
+    np.testing.assert_array_equal(sites[:m], [K.fenwick_find(tree, int(x * total)) for x in u])
+
+
+def _advanced(seed, m):
+    rng = np.random.default_rng(seed)
+    rng.random(m)
+    return rng.bit_generator.state
 
 
 # ----------------------------------------------------------------------------- logit
@@ -372,6 +447,72 @@ def test_jitted_kernels_equal_pure_python():
     # the caller's generator advanced identically (numba draws NumPy's stream)
     assert rng_jit.bit_generator.state == rng_py.bit_generator.state
     assert m_jit.size > 0 and r_jit[0] > 0  # the case exercised something
+    y_jit = K.move_year(*args(w_jit), 0.4, 0.3, 4, rng_jit)
+    y_py = K.move_year.py_func(*args(w_py), 0.4, 0.3, 4, rng_py)
+    np.testing.assert_array_equal(y_jit[0], y_py[0])
+    assert tuple(int(x) for x in y_jit[1:]) == tuple(int(x) for x in y_py[1:])
+    np.testing.assert_array_equal(w_jit["hh_cell"], w_py["hh_cell"])
+    assert rng_jit.bit_generator.state == rng_py.bit_generator.state
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_cells=st.integers(1, 30),
+    n_hh=st.integers(0, 80),
+    groups=st.integers(1, 4),
+    n_alt=st.integers(1, 14),
+    base=st.floats(0.0, 0.5),
+    diss=st.floats(0.0, 0.5),
+    steep=st.booleans(),
+    check=st.booleans(),
+)
+def test_move_year_equals_select_then_relocate(
+    seed, n_cells, n_hh, groups, n_alt, base, diss, steep, check
+):
+    """The fused year (tables built once, validated once or trusted) takes the same draws and
+    gives the same movers, dwellings, occupancy and counts as the two validated steps."""
+    a = make_world(seed, n_cells=n_cells, n_hh=n_hh, groups=groups, newcomers=0.2)
+    if steep:  # utility gaps of hundreds: tabulated weights underflow, the guard decides
+        a["coefs"] = a["coefs"] * 300.0
+    b = {k: v.copy() for k, v in a.items()}
+    rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+    movers = choice.select_movers(*args(a), base, diss, n_alt, rng_a)
+    counts = choice.relocate(movers, *args(a), n_alt, rng_a)
+    fused = choice.move_year(*args(b), base, diss, n_alt, rng_b, check=check)
+    np.testing.assert_array_equal(fused[0], movers)
+    assert fused[1:] == counts
+    np.testing.assert_array_equal(b["hh_cell"], a["hh_cell"])
+    np.testing.assert_array_equal(b["occ"], a["occ"])
+    assert rng_a.bit_generator.state == rng_b.bit_generator.state
+
+
+@pytest.mark.parametrize("bitgen", [np.random.PCG64, np.random.Philox])
+def test_same_year_whichever_way_the_generator_is_drawn(bitgen):
+    """The wrappers step a PCG64 inline (metrosim._kernels.pcg) and draw any other generator
+    through NumPy; the kernel run on the Generator itself gives the same year either way."""
+    a = make_world(4, n_cells=40, n_hh=120, groups=3)
+    b = {k: v.copy() for k, v in a.items()}
+    rng_a, rng_b = np.random.Generator(bitgen(8)), np.random.Generator(bitgen(8))
+    got = choice.move_year(*args(a), 0.3, 0.3, 7, rng_a)
+    ref = K.move_year(*args(b), 0.3, 0.3, 7, rng_b)
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1:] == (int(ref[1]), int(ref[2])) and got[1] > 0
+    np.testing.assert_array_equal(a["hh_cell"], b["hh_cell"])
+    np.testing.assert_array_equal(rng_a.random(4), rng_b.random(4))
+
+
+def test_move_year_validates_like_the_steps():
+    w = make_world(1, n_cells=10, n_hh=20, groups=2)
+    bad = dict(w, rent=_with("rent", 2, np.nan))
+    with pytest.raises(ValueError, match=r"rent\[2\] = .*nan.*finite"):
+        choice.move_year(*args(bad), 0.1, 0.2, 3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"base_rate \+ dissatisfaction_rate = .*allowed: <= 1"):
+        choice.move_year(*args(w), 0.6, 0.6, 3, np.random.default_rng(0), check=False)
+    frozen = dict(w, occ=w["occ"].copy())
+    frozen["occ"].flags.writeable = False
+    with pytest.raises(ValueError, match=r"occ is read-only"):
+        choice.move_year(*args(frozen), 0.1, 0.2, 3, np.random.default_rng(0))
 
 
 # ----------------------------------------------------------------------------- validation

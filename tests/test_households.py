@@ -114,3 +114,35 @@ def test_bad_input_names_the_argument():
             n_alternatives=5,
             rng=rng,
         )
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_alt=st.integers(1, 40))
+def test_trusted_path_equals_validated_path(seed, n_alt):
+    """check=False (the model's path) moves exactly as the validated path, over three years."""
+    out = []
+    for check in (True, False):
+        rng = np.random.default_rng(seed)
+        hh_cell, hh_group, capacity, occ, a = world(rng, n_cells=50, n_households=150)
+        counts = [
+            move_households(
+                hh_cell,
+                hh_group,
+                capacity,
+                occ,
+                a,
+                INCOMES,
+                COEFS,
+                base_rate=0.2,
+                dissatisfaction_rate=0.3,
+                n_alternatives=n_alt,
+                rng=rng,
+                check=check,
+            )
+            for _ in range(3)
+        ]
+        out.append((counts, hh_cell, occ, rng.random()))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    np.testing.assert_array_equal(out[0][2], out[1][2])
+    assert out[0][3] == out[1][3]

@@ -34,6 +34,9 @@ its current dwelling. Uniform sampling of alternatives keeps the logit consisten
 update both take O(log n). The chosen dwelling is occupied at once and the one left becomes
 available to later movers; capacity is never exceeded and households are conserved.
 
+*One year* (:func:`move_year`): the two steps in turn with the same draws and result, validated
+once and on tables built once (the model's path).
+
 References
 ----------
 Alonso, W. (1964). *Location and Land Use: Toward a General Theory of Land Rent*. Harvard
@@ -63,8 +66,9 @@ import numbers
 import numpy as np
 
 from metrosim._kernels import choice as _k
+from metrosim._kernels import pcg as _pcg
 
-__all__ = ["COEF_NAMES", "relocate", "select_movers"]
+__all__ = ["COEF_NAMES", "move_year", "relocate", "select_movers"]
 
 #: Order of the entries of ``coefs``.
 COEF_NAMES = (
@@ -137,6 +141,33 @@ def _rate(name, x):
     if not 0.0 <= x <= 1.0:  # also rejects nan
         raise ValueError(f"{name} = {x!r}; allowed: a real number in [0, 1]")
     return x
+
+
+def _drawing(kernel, *args):
+    """Call ``kernel(*args)``, the last argument being the Generator.
+
+    A PCG64 Generator's state is stepped inline by the kernel (the same draws, a fifth
+    faster; :mod:`metrosim._kernels.pcg`) and written back to it, even if the kernel raises.
+    """
+    rng = args[-1]
+    stream = _pcg.stream_of(rng)
+    if stream is None:
+        return kernel(*args)
+    try:
+        return kernel(*args[:-1], stream)
+    finally:
+        _pcg.restore(rng, stream)
+
+
+def _rates(base_rate, dissatisfaction_rate):
+    base_rate = _rate("base_rate", base_rate)
+    dissatisfaction_rate = _rate("dissatisfaction_rate", dissatisfaction_rate)
+    if base_rate + dissatisfaction_rate > 1.0:
+        raise ValueError(
+            f"base_rate + dissatisfaction_rate = {base_rate + dissatisfaction_rate!r}; "
+            "allowed: <= 1 (a probability)"
+        )
+    return base_rate, dissatisfaction_rate
 
 
 def _check_world(
@@ -326,14 +357,9 @@ def select_movers(
             rng,
             writeable=False,
         )
-    base_rate = _rate("base_rate", base_rate)
-    dissatisfaction_rate = _rate("dissatisfaction_rate", dissatisfaction_rate)
-    if base_rate + dissatisfaction_rate > 1.0:
-        raise ValueError(
-            f"base_rate + dissatisfaction_rate = {base_rate + dissatisfaction_rate!r}; "
-            "allowed: <= 1 (a probability)"
-        )
-    return _k.select_movers(
+    base_rate, dissatisfaction_rate = _rates(base_rate, dissatisfaction_rate)
+    return _drawing(
+        _k.select_movers,
         hh_cell,
         hh_group,
         capacity,
@@ -466,7 +492,8 @@ def relocate(
                 f"order lists household {dup} {seen[dup]} times; allowed: at most once"
             )
     n_alt = int(n_alt)
-    moved, unhoused = _k.relocate(
+    moved, unhoused = _drawing(
+        _k.relocate,
         order,
         hh_cell,
         hh_group,
@@ -483,3 +510,95 @@ def relocate(
         rng,
     )
     return int(moved), int(unhoused)
+
+
+def move_year(
+    hh_cell: np.ndarray,
+    hh_group: np.ndarray,
+    capacity: np.ndarray,
+    occ: np.ndarray,
+    rent: np.ndarray,
+    commute: np.ndarray,
+    service: np.ndarray,
+    green: np.ndarray,
+    mix: np.ndarray,
+    income: np.ndarray,
+    coefs: np.ndarray,
+    base_rate: float,
+    dissatisfaction_rate: float,
+    n_alt: int,
+    rng: np.random.Generator,
+    *,
+    check: bool = True,
+) -> tuple[np.ndarray, int, int]:
+    """One year of moves: :func:`select_movers`, then :func:`relocate` of those movers.
+
+    The same rule, the same draws from ``rng`` and the same result as the two calls in turn
+    (tested), but the arguments are validated once and the vacancy tree and the table of
+    utilities per site and group are built once for both steps. ``hh_cell`` and ``occ`` are
+    updated in place.
+
+    Parameters
+    ----------
+    hh_cell, hh_group, capacity, occ, rent, commute, service, green, mix, income, coefs
+        As in :func:`relocate` (``hh_cell`` and ``occ`` writeable, updated in place).
+    base_rate, dissatisfaction_rate : float
+        As in :func:`select_movers`.
+    n_alt : int
+        Dwellings drawn per group for the reference logsum and per mover, >= 1.
+    rng : numpy.random.Generator
+        The only source of randomness; advanced in place.
+    check : bool, keyword-only
+        Validate every argument first (default). ``False`` is the trusted path for callers
+        whose arrays hold the invariants by construction (the model); bad input is then
+        undefined behaviour.
+
+    Returns
+    -------
+    movers : numpy.ndarray of int64
+        The households that searched, in decision order.
+    n_moved, n_unhoused : int
+        As returned by :func:`relocate`.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, its offending value and what is allowed.
+    """
+    if check:
+        _, _, n_alt = _check_world(
+            hh_cell,
+            hh_group,
+            capacity,
+            occ,
+            rent,
+            commute,
+            service,
+            green,
+            mix,
+            income,
+            coefs,
+            n_alt,
+            rng,
+            writeable=True,
+        )
+    base_rate, dissatisfaction_rate = _rates(base_rate, dissatisfaction_rate)
+    movers, moved, unhoused = _drawing(
+        _k.move_year,
+        hh_cell,
+        hh_group,
+        capacity,
+        occ,
+        rent,
+        commute,
+        service,
+        green,
+        mix,
+        income,
+        coefs,
+        base_rate,
+        dissatisfaction_rate,
+        int(n_alt),
+        rng,
+    )
+    return movers, int(moved), int(unhoused)

@@ -95,7 +95,8 @@ def move_households(
 ) -> tuple[int, int, int]:
     """One year of moves; updates ``hh_cell`` and ``occupancy`` in place.
 
-    Calls the wrappers of :mod:`metrosim.choice` (kernels in ``metrosim._kernels.choice``);
+    Calls :func:`metrosim.choice.move_year` (selection, then relocation of the movers, on
+    tables built once; kernels in ``metrosim._kernels.choice``);
     with ``check`` (default) bad input raises ``ValueError`` naming the argument; the model
     passes ``check=False`` for its own arrays, whose invariants it keeps (and tests).
 
@@ -118,8 +119,7 @@ def move_households(
         np.asarray(incomes, dtype=np.float64),
         coef,
     )
-    movers = choice.select_movers(
+    movers, moved, unhoused = choice.move_year(
         *args, float(base_rate), float(dissatisfaction_rate), int(n_alternatives), rng, check=check
     )
-    moved, unhoused = choice.relocate(movers, *args, int(n_alternatives), rng, check=check)
-    return int(movers.size), int(moved), int(unhoused)
+    return int(movers.size), moved, unhoused

@@ -4,6 +4,9 @@ Private and unchecked: every argument is assumed valid (dtypes, shapes, ranges, 
 consistent with ``hh_cell``/``hh_group``, total capacity < 2**31). The public, validating entry
 points and the modelling rationale (with references) are in :mod:`metrosim.choice`.
 
+``rng`` is a ``numpy.random.Generator`` or, for a PCG64 one, its state as an array from
+:func:`metrosim._kernels.pcg.stream_of` (stepped inline: the same draws, faster).
+
 Layout: flat cell index ``c``; ``occ[c, g]`` occupied dwellings of income group ``g``;
 ``coefs = (b_rent_share, b_commute_per_min, b_service_per_km, b_green, b_homophily,
 max_rent_share)``. All randomness comes from the ``numpy.random.Generator`` passed in (numba
@@ -11,13 +14,18 @@ draws the same stream as NumPy and advances the caller's generator).
 
 Performance notes (hot path = ``relocate``): the Fenwick tree covers only "sites" (cells with
 capacity > 0), is int32 and padded to a power of two so the descent needs no bounds test and
-compiles to conditional moves; the ``n_alt`` descents of one mover run level by level so their
-memory reads overlap; logit weights ``exp(V - max_c V)`` are tabulated once per call per
-(site, group), so a sampled alternative costs one table read and no ``exp``.
+compiles to conditional moves; the ``n_alt`` descents of one mover run six at a time, level by
+level in registers, so their memory reads overlap; logit weights ``exp(V - max_c V)`` are
+tabulated once per call per (site, group), so a sampled alternative costs one table read (issued
+as soon as its descent ends) and no ``exp``; the upper levels of the tree are descended on an
+L1-sized copy (:func:`coarse_tree`); :func:`move_year` builds the tables once for both steps;
+a PCG64 stream is stepped inline (:mod:`metrosim._kernels.pcg`).
 """
 
 import numpy as np
 from numba import njit
+
+from metrosim._kernels.pcg import shuffle, uniform
 
 # ---------------------------------------------------------------------------------------------
 # Fenwick (binary indexed) tree, 1-based, padded: tree.size == N + 1 with N a power of two
@@ -82,29 +90,159 @@ def fenwick_find(tree, k):
     return pos
 
 
+# A descent reads one node per level, each depending on the last. To keep the reads of the
+# upper levels in L1, the nodes at multiples of B = 2**bits are copied to a "coarse" tree:
+# coarse[j] = tree[j * B] is the Fenwick tree of the block sums of B consecutive weights
+# (size N / B + 1; padded, so also a power of two plus one). A descent runs the upper levels
+# on it and the last ``bits`` levels in the block's B entries of the tree (one cache line
+# for B <= 16): the same arithmetic, node for node, as one descent of the tree.
+
+
 @njit(cache=True)
-def fenwick_sample(tree, total, rng, out, rem):
+def coarse_tree(tree):
+    """(coarse, bits): the upper levels of a padded tree in ~4096 entries (see above)."""
+    n = tree.size - 1
+    bits = 0
+    while (n >> bits) > 4096 or (bits < 3 and (n >> (bits + 1)) >= 1):
+        bits += 1
+    nc = n >> bits
+    coarse = np.empty(nc + 1, dtype=tree.dtype)
+    for j in range(nc + 1):
+        coarse[j] = tree[j << bits]
+    return coarse, bits
+
+
+@njit(cache=True)
+def fenwick_add2(tree, coarse, bits, i, delta):
+    """:func:`fenwick_add` on ``tree`` and on its :func:`coarse_tree` copy."""
+    n = tree.size - 1
+    low = (1 << bits) - 1
+    j = i + 1
+    while j <= n and (j & low) != 0:
+        tree[j] += delta
+        j += j & -j
+    while j <= n:  # from here on every node is a multiple of 2**bits
+        tree[j] += delta
+        coarse[j >> bits] += delta
+        j += j & -j
+
+
+@njit(cache=True)
+def descend6(coarse, tree, bits, r0, r1, r2, r3, r4, r5):
+    """:func:`fenwick_find` of six units (uint64) side by side; returns six uint64 indices.
+
+    The six descents advance level by level in registers (unsigned, so the indexing needs no
+    wraparound test): each level's six reads are independent and overlap. Upper levels on
+    ``coarse``, the last ``bits`` ones on ``tree`` (pass ``tree, tree, 0`` for one tree).
+    """
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    p0 = p1 = p2 = p3 = p4 = p5 = zero
+    for phase in range(2):
+        if phase == 0:
+            t = coarse
+            step = np.uint64((coarse.size - 1) >> 1)
+        else:
+            t = tree
+            b = np.uint64(bits)
+            p0 <<= b
+            p1 <<= b
+            p2 <<= b
+            p3 <<= b
+            p4 <<= b
+            p5 <<= b
+            step = np.uint64((1 << bits) >> 1)
+        while step > zero:
+            t0 = np.uint64(t[p0 + step])
+            t1 = np.uint64(t[p1 + step])
+            t2 = np.uint64(t[p2 + step])
+            t3 = np.uint64(t[p3 + step])
+            t4 = np.uint64(t[p4 + step])
+            t5 = np.uint64(t[p5 + step])
+            k0 = t0 <= r0
+            k1 = t1 <= r1
+            k2 = t2 <= r2
+            k3 = t3 <= r3
+            k4 = t4 <= r4
+            k5 = t5 <= r5
+            p0 = p0 + step if k0 else p0
+            r0 = r0 - t0 if k0 else r0
+            p1 = p1 + step if k1 else p1
+            r1 = r1 - t1 if k1 else r1
+            p2 = p2 + step if k2 else p2
+            r2 = r2 - t2 if k2 else r2
+            p3 = p3 + step if k3 else p3
+            r3 = r3 - t3 if k3 else r3
+            p4 = p4 + step if k4 else p4
+            r4 = r4 - t4 if k4 else r4
+            p5 = p5 + step if k5 else p5
+            r5 = r5 - t5 if k5 else r5
+            step >>= one
+    return p0, p1, p2, p3, p4, p5
+
+
+@njit(cache=True)
+def draw_units6(rng, total, j, m):
+    """Units floor(U * total) for draws j..j+5, as uint64; those at or past m are 0, not drawn."""
+    zero = np.uint64(0)
+    r0 = np.uint64(uniform(rng) * total)
+    r1 = np.uint64(uniform(rng) * total) if j + 1 < m else zero
+    r2 = np.uint64(uniform(rng) * total) if j + 2 < m else zero
+    r3 = np.uint64(uniform(rng) * total) if j + 3 < m else zero
+    r4 = np.uint64(uniform(rng) * total) if j + 4 < m else zero
+    r5 = np.uint64(uniform(rng) * total) if j + 5 < m else zero
+    return r0, r1, r2, r3, r4, r5
+
+
+@njit(cache=True)
+def fenwick_sample(tree, total, rng, out):
     """Fill ``out`` with the indices of ``out.size`` units drawn uniformly with replacement.
 
     Unit k = floor(U * total) with U = rng.random() (one draw per unit, in order; relative
     bias <= total / 2**53), then the index holding it, so index i is drawn with probability
-    weights[i] / total. The descents advance level by level across all draws, so their memory
-    reads are independent and overlap. ``rem`` is int64 scratch like ``out``; total > 0.
+    weights[i] / total; total > 0. Descents run six at a time (:func:`descend6`).
     """
     m = out.size
-    for j in range(m):
-        rem[j] = np.int64(rng.random() * total)
-        out[j] = 0
-    step = (tree.size - 1) >> 1
-    while step > 0:
-        for j in range(m):
-            p = out[j]
-            r = rem[j]
-            t = np.int64(tree[p + step])
-            take = t <= r
-            out[j] = p + step if take else p
-            rem[j] = r - t if take else r
-        step >>= 1
+    for j in range(0, m, 6):
+        r0, r1, r2, r3, r4, r5 = draw_units6(rng, total, j, m)
+        p0, p1, p2, p3, p4, p5 = descend6(tree, tree, 0, r0, r1, r2, r3, r4, r5)
+        out[j] = p0
+        if j + 1 < m:
+            out[j + 1] = p1
+        if j + 2 < m:
+            out[j + 2] = p2
+        if j + 3 < m:
+            out[j + 3] = p3
+        if j + 4 < m:
+            out[j + 4] = p4
+        if j + 5 < m:
+            out[j + 5] = p5
+
+
+@njit(cache=True)
+def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x):
+    """:func:`fenwick_sample` of m sites into ``sites[:m]``, and x[j] = w[sites[j], g].
+
+    The same draws as ``fenwick_sample`` (upper levels on the :func:`coarse_tree`); each
+    group of six weights is read as soon as its sites are known, so these reads overlap the
+    next descents. ``sites`` and ``x`` hold at least m rounded up to a multiple of 6 (entries
+    from m on are scratch); total > 0.
+    """
+    for j in range(0, m, 6):
+        r0, r1, r2, r3, r4, r5 = draw_units6(rng, total, j, m)
+        p0, p1, p2, p3, p4, p5 = descend6(coarse, tree, bits, r0, r1, r2, r3, r4, r5)
+        sites[j] = p0
+        sites[j + 1] = p1
+        sites[j + 2] = p2
+        sites[j + 3] = p3
+        sites[j + 4] = p4
+        sites[j + 5] = p5
+        x[j] = w[p0, g]
+        x[j + 1] = w[p1, g]
+        x[j + 2] = w[p2, g]
+        x[j + 3] = w[p3, g]
+        x[j + 4] = w[p4, g]
+        x[j + 5] = w[p5, g]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,31 +326,50 @@ def vacancy_tree(site_cell, capacity, occ):
 
 
 @njit(cache=True)
-def weight_table(site_cell, rent, commute, service, green, mix, income, coefs):
-    """Logit weights per site and group, and the per-group shift.
+def utility_table(site_cell, rent, commute, service, green, mix, income, coefs):
+    """Utilities per site and group, and the per-group maximum.
 
-    Returns (w float64[n_sites, G], shift float64[G]) with shift[g] = max over sites of V and
-    w[k, g] = exp(V[k, g] - shift[g]) in [0, 1], or -1.0 where the site is unaffordable for g.
+    Returns (v float64[n_sites, G], shift float64[G]) with v[k, g] = V of a dwelling of site k
+    for group g (:func:`utility`) and shift[g] = max over sites of v[:, g].
     """
     n_sites = site_cell.size
     n_groups = income.size
-    w = np.empty((n_sites, n_groups), dtype=np.float64)
+    v = np.empty((n_sites, n_groups), dtype=np.float64)
     shift = np.full(n_groups, -np.inf)
     for k in range(n_sites):
         c = site_cell[k]
         for g in range(n_groups):
-            v = utility(c, g, rent, commute, service, green, mix, income, coefs)
-            w[k, g] = v
-            if v > shift[g]:
-                shift[g] = v
+            x = utility(c, g, rent, commute, service, green, mix, income, coefs)
+            v[k, g] = x
+            if x > shift[g]:
+                shift[g] = x
+    return v, shift
+
+
+@njit(cache=True)
+def logit_weights(v, shift, site_cell, rent, income, coefs):
+    """w[k, g] = exp(v[k, g] - shift[g]) in [0, 1], or -1.0 where site k is unaffordable for g."""
+    n_sites, n_groups = v.shape
+    w = np.empty((n_sites, n_groups), dtype=np.float64)
     for k in range(n_sites):
         r = rent[site_cell[k]]
         for g in range(n_groups):
             if r > coefs[5] * income[g]:
                 w[k, g] = -1.0
             else:
-                w[k, g] = np.exp(w[k, g] - shift[g])
-    return w, shift
+                w[k, g] = np.exp(v[k, g] - shift[g])
+    return w
+
+
+@njit(cache=True)
+def weight_table(site_cell, rent, commute, service, green, mix, income, coefs):
+    """Logit weights per site and group, and the per-group shift.
+
+    Returns (w float64[n_sites, G], shift float64[G]) with shift[g] = max over sites of V and
+    w[k, g] = exp(V[k, g] - shift[g]) in [0, 1], or -1.0 where the site is unaffordable for g.
+    """
+    v, shift = utility_table(site_cell, rent, commute, service, green, mix, income, coefs)
+    return logit_weights(v, shift, site_cell, rent, income, coefs), shift
 
 
 @njit(cache=True)
@@ -250,6 +407,68 @@ _TINY = 1e-300
 
 
 @njit(cache=True)
+def reference_utilities(tree, total, site_cell, rent, v, income, coefs, n_alt, rng):
+    """Vref[g] = ln(mean(exp V)) over the affordable ones of n_alt vacant dwellings per group.
+
+    Draws n_alt dwellings for each group g = 0..G-1 in turn (none if nothing is vacant);
+    Vref[g] = -inf if no draw is affordable. ``v`` is the :func:`utility_table`.
+    """
+    n_groups = income.size
+    vref = np.full(n_groups, -np.inf)
+    if total > 0:
+        sites = np.empty(n_alt, dtype=np.int64)
+        val = np.empty(n_alt, dtype=np.float64)
+        for g in range(n_groups):
+            fenwick_sample(tree, total, rng, sites)
+            cap = coefs[5] * income[g]
+            m = 0
+            for j in range(n_alt):
+                k = sites[j]
+                if rent[site_cell[k]] <= cap:
+                    val[m] = v[k, g]
+                    m += 1
+            if m > 0:
+                vmax = val[0]
+                for j in range(1, m):
+                    vmax = max(vmax, val[j])
+                vref[g] = vmax + np.log(softmax_weights(val, m) / m)
+    return vref
+
+
+@njit(cache=True)
+def draw_movers(hh_cell, hh_group, cell_site, v, vref, base_rate, dissatisfaction_rate, rng):
+    """int64 indices of the movers in random order, given Vref (see :func:`select_movers`).
+
+    One uniform per housed household in index order, then ``rng.shuffle`` of the movers.
+    """
+    n = hh_cell.size
+    flag = np.zeros(n, dtype=np.bool_)
+    count = 0
+    for i in range(n):
+        c = hh_cell[i]
+        if c < 0:
+            flag[i] = True
+            count += 1
+            continue
+        g = hh_group[i]
+        p = base_rate
+        gap = vref[g] - v[cell_site[c], g]
+        if gap > 0.0:
+            p += dissatisfaction_rate * (1.0 - np.exp(-gap))
+        if uniform(rng) < p:
+            flag[i] = True
+            count += 1
+    movers = np.empty(count, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        if flag[i]:
+            movers[k] = i
+            k += 1
+    shuffle(rng, movers)
+    return movers
+
+
+@njit(cache=True)
 def select_movers(
     hh_cell,
     hh_group,
@@ -273,53 +492,101 @@ def select_movers(
     = logsum of the affordable ones, -inf if none), one uniform per housed household in index
     order, then the Fisher-Yates shuffle of the movers (``rng.shuffle``).
     """
-    n = hh_cell.size
-    n_groups = income.size
-    site_cell, _ = sites_of(capacity)
+    site_cell, cell_site = sites_of(capacity)
     tree, total = vacancy_tree(site_cell, capacity, occ)
-    vref = np.full(n_groups, -np.inf)
-    if total > 0:
-        sites = np.empty(n_alt, dtype=np.int64)
-        rem = np.empty(n_alt, dtype=np.int64)
-        val = np.empty(n_alt, dtype=np.float64)
-        for g in range(n_groups):
-            fenwick_sample(tree, total, rng, sites, rem)
-            cap = coefs[5] * income[g]
-            m = 0
-            for j in range(n_alt):
-                c = site_cell[sites[j]]
-                if rent[c] <= cap:
-                    val[m] = utility(c, g, rent, commute, service, green, mix, income, coefs)
-                    m += 1
-            if m > 0:
-                vmax = val[0]
-                for j in range(1, m):
-                    vmax = max(vmax, val[j])
-                vref[g] = vmax + np.log(softmax_weights(val, m) / m)
-    flag = np.zeros(n, dtype=np.bool_)
-    count = 0
-    for i in range(n):
-        c = hh_cell[i]
-        if c < 0:
-            flag[i] = True
-            count += 1
+    v, _ = utility_table(site_cell, rent, commute, service, green, mix, income, coefs)
+    vref = reference_utilities(tree, total, site_cell, rent, v, income, coefs, n_alt, rng)
+    return draw_movers(hh_cell, hh_group, cell_site, v, vref, base_rate, dissatisfaction_rate, rng)
+
+
+@njit(cache=True)
+def choose_dwellings(
+    order, hh_cell, hh_group, occ, site_cell, cell_site, tree, total, v, w, shift, n_alt, rng
+):
+    """The decision loop of :func:`relocate` on prepared tables; updates hh_cell, occ, tree.
+
+    ``tree``/``total`` from :func:`vacancy_tree`, ``v``/``shift`` from :func:`utility_table`,
+    ``w`` from :func:`logit_weights`. Returns (n_moved, n_unhoused).
+    """
+    coarse, bits = coarse_tree(tree)
+    padded = (n_alt + 5) // 6 * 6
+    sites = np.empty(padded, dtype=np.int64)
+    xs = np.empty(padded, dtype=np.float64)
+    cand = np.empty(n_alt + 1, dtype=np.int64)
+    val = np.empty(n_alt + 1, dtype=np.float64)
+    # Each mover's group, cell, site and weight of staying, gathered in one pass whose reads
+    # are independent (in the decision loop they would be a chain of cache misses per mover).
+    # Valid because a mover changes only its own hh_cell and every household moves once.
+    n_movers = order.size
+    mv_group = np.empty(n_movers, dtype=np.int64)
+    mv_cell = np.empty(n_movers, dtype=np.int64)
+    mv_site = np.zeros(n_movers, dtype=np.int64)
+    mv_stay = np.zeros(n_movers, dtype=np.float64)
+    for q in range(n_movers):
+        i = order[q]
+        g = np.int64(hh_group[i])
+        cur = np.int64(hh_cell[i])
+        mv_group[q] = g
+        mv_cell[q] = cur
+        if cur >= 0:
+            k = np.int64(cell_site[cur])
+            mv_site[q] = k
+            mv_stay[q] = w[k, g]
+    moved = 0
+    unhoused = 0
+    for q in range(n_movers):
+        i = order[q]
+        g = mv_group[q]
+        cur = mv_cell[q]
+        m = 0
+        s = 0.0
+        wmax = 0.0
+        if cur >= 0:
+            # Staying is always possible, affordable or not. The own dwelling is not in the
+            # tree while its occupant decides, so it cannot also be drawn as a "new" dwelling.
+            k = mv_site[q]
+            cand[0] = k
+            x = mv_stay[q]
+            if x < 0.0:  # unaffordable now, yet the household may stay
+                x = np.exp(v[k, g] - shift[g])
+            val[0] = x
+            s = x
+            wmax = val[0]
+            m = 1
+        if total > 0:
+            sample_weights(coarse, tree, bits, total, rng, n_alt, w, g, sites, xs)
+            for j in range(n_alt):  # keep the affordable ones (x >= 0), without branches
+                x = xs[j]
+                ok = x >= 0.0
+                cand[m] = sites[j]
+                val[m] = x
+                s += x if ok else 0.0
+                wmax = max(wmax, x)
+                m += ok
+        if m == 0:
+            unhoused += 1
             continue
-        g = hh_group[i]
-        p = base_rate
-        gap = vref[g] - utility(c, g, rent, commute, service, green, mix, income, coefs)
-        if gap > 0.0:
-            p += dissatisfaction_rate * (1.0 - np.exp(-gap))
-        if rng.random() < p:
-            flag[i] = True
-            count += 1
-    movers = np.empty(count, dtype=np.int64)
-    k = 0
-    for i in range(n):
-        if flag[i]:
-            movers[k] = i
-            k += 1
-    rng.shuffle(movers)
-    return movers
+        if wmax < _TINY:
+            for j in range(m):
+                val[j] = v[cand[j], g]
+            s = softmax_weights(val, m)
+        pick = logit_pick(val, m, s, uniform(rng))
+        if cur >= 0 and pick == 0:
+            continue
+        k = cand[pick]
+        c = np.int64(site_cell[k])
+        # Occupy the chosen vacant dwelling; release the old one to later movers.
+        occ[c, g] += 1
+        fenwick_add2(tree, coarse, bits, k, -1)
+        if cur >= 0:
+            occ[cur, g] -= 1
+            fenwick_add2(tree, coarse, bits, cand[0], 1)
+        else:
+            total -= 1
+        hh_cell[i] = c
+        if c != cur:
+            moved += 1
+    return moved, unhoused
 
 
 @njit(cache=True)
@@ -348,66 +615,45 @@ def relocate(
     """
     site_cell, cell_site = sites_of(capacity)
     tree, total = vacancy_tree(site_cell, capacity, occ)
-    w, shift = weight_table(site_cell, rent, commute, service, green, mix, income, coefs)
-    sites = np.empty(n_alt, dtype=np.int64)
-    rem = np.empty(n_alt, dtype=np.int64)
-    cand = np.empty(n_alt + 1, dtype=np.int64)
-    val = np.empty(n_alt + 1, dtype=np.float64)
-    moved = 0
-    unhoused = 0
-    for q in range(order.size):
-        i = order[q]
-        g = np.int64(hh_group[i])
-        cur = np.int64(hh_cell[i])
-        m = 0
-        s = 0.0
-        wmax = 0.0
-        if cur >= 0:
-            # Staying is always possible, affordable or not. The own dwelling is not in the
-            # tree while its occupant decides, so it cannot also be drawn as a "new" dwelling.
-            k = cell_site[cur]
-            cand[0] = k
-            x = w[k, g]
-            if x < 0.0:  # unaffordable now, yet the household may stay
-                v = utility(cur, g, rent, commute, service, green, mix, income, coefs)
-                x = np.exp(v - shift[g])
-            val[0] = x
-            s = x
-            wmax = val[0]
-            m = 1
-        if total > 0:
-            fenwick_sample(tree, total, rng, sites, rem)
-            for j in range(n_alt):
-                k = sites[j]
-                x = w[k, g]
-                if x >= 0.0:
-                    cand[m] = k
-                    val[m] = x
-                    s += x
-                    wmax = max(wmax, x)
-                    m += 1
-        if m == 0:
-            unhoused += 1
-            continue
-        if wmax < _TINY:
-            for j in range(m):
-                c = site_cell[cand[j]]
-                val[j] = utility(c, g, rent, commute, service, green, mix, income, coefs)
-            s = softmax_weights(val, m)
-        pick = logit_pick(val, m, s, rng.random())
-        if cur >= 0 and pick == 0:
-            continue
-        k = cand[pick]
-        c = np.int64(site_cell[k])
-        # Occupy the chosen vacant dwelling; release the old one to later movers.
-        occ[c, g] += 1
-        fenwick_add(tree, k, -1)
-        if cur >= 0:
-            occ[cur, g] -= 1
-            fenwick_add(tree, cand[0], 1)
-        else:
-            total -= 1
-        hh_cell[i] = c
-        if c != cur:
-            moved += 1
-    return moved, unhoused
+    v, shift = utility_table(site_cell, rent, commute, service, green, mix, income, coefs)
+    w = logit_weights(v, shift, site_cell, rent, income, coefs)
+    return choose_dwellings(
+        order, hh_cell, hh_group, occ, site_cell, cell_site, tree, total, v, w, shift, n_alt, rng
+    )
+
+
+@njit(cache=True)
+def move_year(
+    hh_cell,
+    hh_group,
+    capacity,
+    occ,
+    rent,
+    commute,
+    service,
+    green,
+    mix,
+    income,
+    coefs,
+    base_rate,
+    dissatisfaction_rate,
+    n_alt,
+    rng,
+):
+    """:func:`select_movers` then :func:`relocate` on tables built once; same draws, same result.
+
+    Returns (movers, n_moved, n_unhoused). Selection changes neither ``occ`` nor the inputs of
+    the tables, so the vacancy tree and the utility table serve both steps.
+    """
+    site_cell, cell_site = sites_of(capacity)
+    tree, total = vacancy_tree(site_cell, capacity, occ)
+    v, shift = utility_table(site_cell, rent, commute, service, green, mix, income, coefs)
+    vref = reference_utilities(tree, total, site_cell, rent, v, income, coefs, n_alt, rng)
+    movers = draw_movers(
+        hh_cell, hh_group, cell_site, v, vref, base_rate, dissatisfaction_rate, rng
+    )
+    w = logit_weights(v, shift, site_cell, rent, income, coefs)
+    moved, unhoused = choose_dwellings(
+        movers, hh_cell, hh_group, occ, site_cell, cell_site, tree, total, v, w, shift, n_alt, rng
+    )
+    return movers, moved, unhoused
