@@ -88,11 +88,15 @@ def window_sum_rows(a, r):
     A sliding window down the rows: each output row is the previous one plus the row
     entering the window minus the row leaving it, accumulated in int64, so it is exact and
     reads the input twice whatever ``r`` is. Rows are whole vectors, so the inner loops have
-    no branch.
+    no branch, and each output row is written once.
     """
     ny, m = a.shape
-    out = np.zeros((ny, m), dtype=np.int64)
+    out = np.empty((ny, m), dtype=np.int64)
+    if ny == 0:
+        return out
     o0 = out[0]
+    for j in range(m):
+        o0[j] = 0
     for y in range(0, min(r, ny - 1) + 1):
         row = a[y]
         for j in range(m):
@@ -100,18 +104,24 @@ def window_sum_rows(a, r):
     for y in range(1, ny):
         o = out[y]
         prev = out[y - 1]
-        for j in range(m):
-            o[j] = prev[j]
         add = y + r
-        if add < ny:
-            row = a[add]
-            for j in range(m):
-                o[j] += row[j]
         sub = y - r - 1
-        if sub >= 0:
-            row = a[sub]
+        if add < ny and sub >= 0:
+            ra = a[add]
+            rs = a[sub]
             for j in range(m):
-                o[j] -= row[j]
+                o[j] = prev[j] + ra[j] - rs[j]
+        elif add < ny:
+            ra = a[add]
+            for j in range(m):
+                o[j] = prev[j] + ra[j]
+        elif sub >= 0:
+            rs = a[sub]
+            for j in range(m):
+                o[j] = prev[j] - rs[j]
+        else:
+            for j in range(m):
+                o[j] = prev[j]
     return out
 
 
@@ -321,40 +331,46 @@ def window_shares(rows, r):
     """Totals and shares of the (2r+1)-wide windows along the second axis of ``rows``.
 
     ``rows`` is ``(ny, nx, k)`` int64 (already summed down the rows, :func:`window_sum_rows`).
-    The window sums along x are those of :func:`window_sum_cols`, kept for one row only; each
-    cell's total ``t`` over the k layers (int64) and ``share[., g] = w_g / t`` (float64, 0 when
-    ``t`` is 0) are written directly, as dividing the full window sums by their totals would.
+    The window sums along x are those of :func:`window_sum_cols`, kept for one row only (a
+    flat vector in which layer ``g`` steps by ``k``); each cell's total ``t`` over the k
+    layers (int64) and ``share[., g] = w_g / t`` (float64, 0 when ``t`` is 0) are written
+    directly, as dividing the full window sums by their totals would.
     """
     ny, nx, k = rows.shape
-    total = np.zeros(ny * nx, dtype=np.int64)
-    share = np.zeros((ny * nx, k))
-    buf = np.zeros((nx, k), dtype=np.int64)
-    first = min(r, nx - 1) + 1
+    total = np.empty(ny * nx, dtype=np.int64)
+    share = np.empty((ny * nx, k))
+    n = nx * k
+    buf = np.zeros(n, dtype=np.int64)
+    flat = rows.reshape(ny, n)
+    first = (min(r, nx - 1) + 1) * k
+    lead = (r + 1) * k  # from t = lead on, a layer's entry leaves the window
     for y in range(ny):
-        row = rows[y]
-        for g in range(k):
-            buf[0, g] = 0
-        for x in range(first):
-            for g in range(k):
-                buf[0, g] += row[x, g]
-        for x in range(1, nx):
-            add = x + r
-            sub = x - r - 1
-            for g in range(k):
-                v = buf[x - 1, g]
-                if add < nx:
-                    v += row[add, g]
-                if sub >= 0:
-                    v -= row[sub, g]
-                buf[x, g] = v
+        row = flat[y]
+        for t in range(k):
+            buf[t] = 0
+        for t in range(first):
+            buf[t % k] += row[t]
+        # buf[t] = buf[t - k] + row[t + r k] (if inside) - row[t - (r + 1) k] (if >= 0)
+        hi = n - r * k  # row[t + r k] exists for t < hi
+        for t in range(k, n):
+            v = buf[t - k]
+            if t < hi:
+                v += row[t + r * k]
+            if t >= lead:
+                v -= row[t - lead]
+            buf[t] = v
         base = y * nx
         for x in range(nx):
-            t = 0
+            o = x * k
+            tt = 0
             for g in range(k):
-                t += buf[x, g]
-            total[base + x] = t
-            if t > 0:
-                d = float(t)
+                tt += buf[o + g]
+            total[base + x] = tt
+            if tt > 0:
+                d = float(tt)
                 for g in range(k):
-                    share[base + x, g] = float(buf[x, g]) / d
+                    share[base + x, g] = float(buf[o + g]) / d
+            else:
+                for g in range(k):
+                    share[base + x, g] = 0.0
     return total, share
