@@ -125,10 +125,17 @@ def _prune(kind: str, keep: Path) -> None:
             pass  # another process removed it, or the folder is read-only
 
 
-def _try_load(path: Path, key: str) -> dict[str, np.ndarray] | None:
+def read_entry(path: Path, key: str) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file written by :func:`write_entry` with this ``key``.
+
+    None when the file is missing, has another key, or is damaged (bad zip, missing array,
+    checksum mismatch); the caller then rebuilds. Also used by the grid cache
+    (:func:`metrosim.grid.load_grid`).
+    """
     if not path.is_file():
         return None
     try:
+        # open the file ourselves: np.load leaks its handle when the zip is damaged
         with path.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
             if str(z["__key__"]) != key:
                 return None
@@ -141,7 +148,8 @@ def _try_load(path: Path, key: str) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-def _save(path: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+def write_entry(path: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` with their ``key`` and checksum, atomically (raises OSError)."""
     buf = io.BytesIO()
     np.savez(buf, __key__=np.array(key), __checksum__=np.array(_checksum(arrays)), **arrays)
     atomic_write_bytes(path, buf.getvalue())
@@ -171,7 +179,7 @@ def cached_arrays(
         return build()
     key = digest(kind, code_version(), key_parts)
     path = _path(kind, key)
-    hit = _try_load(path, key)
+    hit = read_entry(path, key)
     if hit is not None:
         try:
             os.utime(path)  # in use: not pruned
@@ -180,7 +188,7 @@ def cached_arrays(
         return hit
     arrays = {k: np.asarray(v) for k, v in build().items()}
     try:
-        _save(path, key, arrays)
+        write_entry(path, key, arrays)
         _prune(kind, path)
     except OSError:
         pass  # a read-only cache folder is not an error: the result is rebuilt next time

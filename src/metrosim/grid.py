@@ -13,16 +13,14 @@ The dynamic land state (land use, zoning, dwellings, occupancy, rents) lives in
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from metrosim._atomic import atomic_write_bytes
+from metrosim._diskcache import read_entry, write_entry
 from metrosim._kernels.raster import fill_features
 from metrosim.data import CityData, load_city
 
@@ -149,39 +147,16 @@ def _key(fingerprint: str, cell_size_m: float) -> str:
     return hashlib.sha256(f"{fingerprint}|{BUILD_VERSION}|{cell_size_m!r}".encode()).hexdigest()
 
 
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(name.encode())
-        h.update(str(a.dtype).encode())
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def _save(path: Path, layers: GridLayers, key: str) -> None:
     arrays = {f.name: getattr(layers, f.name) for f in fields(layers) if f.name != "fingerprint"}
-    arrays = {k: np.asarray(v) for k, v in arrays.items()}
-    buf = io.BytesIO()
-    np.savez(buf, __key__=np.array(key), __checksum__=np.array(_checksum(arrays)), **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    write_entry(path, key, {k: np.asarray(v) for k, v in arrays.items()})
 
 
 def _try_load(path: Path, key: str) -> GridLayers | None:
     """Load a cached grid; None when missing, stale (other key) or damaged (bad checksum)."""
-    if not path.is_file():
-        return None
-    try:
-        # open the file ourselves: np.load leaks its handle when the zip is damaged
-        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
-            if str(z["__key__"]) != key:
-                return None
-            names = [f.name for f in fields(GridLayers) if f.name != "fingerprint"]
-            arrays = {n: z[n] for n in names}
-            if _checksum(arrays) != str(z["__checksum__"]):
-                return None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+    arrays = read_entry(path, key)
+    names = [f.name for f in fields(GridLayers) if f.name != "fingerprint"]
+    if arrays is None or set(arrays) != set(names):
         return None
     arrays["cell_size_m"] = float(arrays["cell_size_m"])
     arrays["x0"] = float(arrays["x0"])
