@@ -125,21 +125,11 @@ def test_a_file_of_another_key_under_the_same_name_is_not_used(cache, monkeypatc
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
-def test_a_damaged_file_is_rebuilt(cache, damage):
+def test_a_damaged_file_is_rebuilt(cache, damage, damage_file):
     build = _Builder()
     first = _diskcache.cached_arrays("unit", (1,), build)
     path = _only_file(cache)
-    data = bytearray(path.read_bytes())
-    if damage == "truncate":
-        data = data[: len(data) // 2]
-    elif damage == "flip":
-        mid = len(data) // 2
-        data[mid : mid + 16] = bytes(b ^ 0xFF for b in data[mid : mid + 16])
-    elif damage == "garbage":
-        data = bytearray(b"not a zip file" * 100)
-    else:
-        data = bytearray()
-    path.write_bytes(bytes(data))
+    damage_file(path, damage)
     again = _diskcache.cached_arrays("unit", (1,), build)
     assert build.calls == 2
     _assert_identical(first, again)

@@ -215,21 +215,11 @@ def test_second_load_hits_the_cache(cache, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
-def test_damaged_cache_is_detected_and_rebuilt(cache, monkeypatch, damage):
+def test_damaged_cache_is_detected_and_rebuilt(cache, monkeypatch, damage, damage_file):
     builds = _CountBuilds(monkeypatch)
     first = load_grid(cell_size_m=1000.0)
     path = cache / "grid-santiago-1000m.npz"
-    data = bytearray(path.read_bytes())
-    if damage == "truncate":
-        data = data[: len(data) // 2]
-    elif damage == "flip":
-        mid = len(data) // 2
-        data[mid : mid + 16] = bytes(b ^ 0xFF for b in data[mid : mid + 16])
-    elif damage == "garbage":
-        data = bytearray(b"not a zip file" * 100)
-    else:
-        data = bytearray()
-    path.write_bytes(bytes(data))
+    damage_file(path, damage)
     assert grid_mod._try_load(path, first.fingerprint) is None
     rebuilt = load_grid(cell_size_m=1000.0)
     assert builds.calls == 2
