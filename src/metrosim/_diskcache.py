@@ -28,6 +28,7 @@ import io
 import os
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def _update(h: Any, part: Any) -> None:
     if isinstance(part, np.ndarray):
         a = np.ascontiguousarray(part)
         h.update(f"ndarray|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
+        h.update(a)  # the array's buffer: the bytes of a.tobytes() without the copy
     elif isinstance(part, (list, tuple)):
         h.update(f"{type(part).__name__}|{len(part)}|".encode())
         for p in part:
@@ -104,7 +105,18 @@ def digest(*parts: Any) -> str:
 
 
 def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    return digest(arrays)
+    """CRC-32 over the names, dtypes, shapes and bytes of ``arrays`` (in name order).
+
+    Detects damage and edits of the data (the key, a sha256, is what identifies an entry);
+    CRC-32 runs at about twice the speed of sha256 and reads the arrays' buffers in place,
+    which matters because every hit checks the whole entry (about 56 MB at start-up).
+    """
+    crc = 0
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        crc = zlib.crc32(f"{name}|{a.dtype.str}|{a.shape}|".encode(), crc)
+        crc = zlib.crc32(a, crc)
+    return f"crc32:{crc:08x}"
 
 
 def _path(kind: str, key: str) -> Path:
