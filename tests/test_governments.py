@@ -241,3 +241,33 @@ def test_best_sites_equals_site_scores_then_best_site(n, n_communes, p, dtype, s
     np.testing.assert_array_equal(sites, ref)
     ref_top = np.where(ref >= 0, score[np.maximum(ref, 0)], 0.0)
     assert top.tobytes() == ref_top.tobytes()
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(0, 6),
+    st.integers(0, 7),
+    st.integers(0, 50),
+    st.integers(0, 2**32 - 1),
+)
+def test_corridor_band_is_the_iterated_cross_dilation(ny, nx, band, direction, length, seed):
+    from scipy.ndimage import binary_dilation
+
+    from metrosim.governments.ministries import DIRECTIONS, corridor_band, corridor_cells
+
+    rng = np.random.default_rng(seed)
+    origin = int(rng.integers(ny * nx))
+    line = corridor_cells((ny, nx), origin, DIRECTIONS[direction], length)
+    full = np.zeros((ny, nx), dtype=bool)
+    full.flat[line] = True
+    if band:
+        full = binary_dilation(full, iterations=band)
+    rows, cols, mask = corridor_band((ny, nx), line, band)
+    got = np.zeros((ny, nx), dtype=bool)
+    got[rows, cols] = mask
+    np.testing.assert_array_equal(got, full)
+    # the window's values in C order are the full mask's: the same float sum, bit for bit
+    w = rng.random((ny, nx)) * 10.0 ** rng.integers(-3, 6, (ny, nx))
+    assert w[rows, cols][mask].sum() == w[full].sum()
