@@ -1,5 +1,6 @@
 """The foundation's promises: parameter table, grid vs data, initial population, determinism."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,62 @@ def test_row_sums_equals_numpy_sum(n, k, dtype, seed):
     got = row_sums(a)
     assert got.dtype == a.dtype
     np.testing.assert_array_equal(got, a.sum(axis=1, dtype=a.dtype))
+
+
+def test_urban_mask_is_the_urban_uses_for_every_code():
+    from metrosim.land import _URBAN_LOOKUP, URBAN_USES, LandState
+
+    codes = np.arange(256, dtype=np.uint8)
+    state = LandState.__new__(LandState)  # only land_use is read by the mask
+    for dtype in (np.uint8, np.int64):
+        state.land_use = codes.astype(dtype)
+        want = np.isin(codes, np.array(URBAN_USES, dtype=np.uint8))
+        np.testing.assert_array_equal(state.urban, want)
+    np.testing.assert_array_equal(_URBAN_LOOKUP, want)
+
+
+_REUSE = """
+import json, resource, sys
+import numpy as np
+from metrosim._memory import tune_allocator
+applied = tune_allocator()
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for round in range(2):
+    f0 = faults()
+    arrays = [np.ones(2_500_000) for _ in range(12)]  # 12 arrays of 20 MB, every page touched
+    f1 = faults()
+    del arrays
+print(json.dumps({"applied": applied, "faults": f1 - f0}))
+"""
+
+
+def _reuse_run(**env):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "METROSIM_MALLOC"))}
+    out = subprocess.run(
+        [sys.executable, "-c", _REUSE], env={**base, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc settings")
+def test_tuned_allocator_reuses_freed_grid_sized_arrays():
+    import ctypes
+
+    if not hasattr(ctypes.CDLL(None), "gnu_get_libc_version"):
+        pytest.skip("not glibc")
+    pages = 12 * 20_000_000 // 4096
+    tuned = _reuse_run()
+    assert tuned["applied"] is True
+    # the second round reuses the first round's memory (with glibc's defaults it is handed
+    # back and faulted in again: thousands of faults, fewer where huge pages serve numpy)
+    assert tuned["faults"] < 0.01 * pages
+    assert _reuse_run(METROSIM_MALLOC_TUNING="0")["applied"] is False
+    # the user's own glibc settings win
+    assert _reuse_run(MALLOC_TRIM_THRESHOLD_="131072")["applied"] is False

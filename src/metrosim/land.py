@@ -36,6 +36,10 @@ URBAN_USES = (LandUse.RES_LOW, LandUse.RES_MEDIUM, LandUse.RES_HIGH, LandUse.JOB
 #: ``_URBAN_LOOKUP[land_use]`` is True for urban uses (a table lookup; ``np.isin`` is slower).
 _URBAN_LOOKUP = np.zeros(256, dtype=bool)
 _URBAN_LOOKUP[list(URBAN_USES)] = True
+#: The urban uses are the consecutive codes ``_URBAN_FIRST .. _URBAN_FIRST + _URBAN_SPAN``, so
+#: a uint8 mask is one unsigned range test (``LandState.urban``; tested against the lookup).
+_URBAN_FIRST = np.uint8(min(URBAN_USES))
+_URBAN_SPAN = np.uint8(max(URBAN_USES) - min(URBAN_USES))
 #: Density class bounds in dwellings per hectare (stated classification).
 LOW_MAX = 20.0
 MEDIUM_MAX = 60.0
@@ -100,7 +104,10 @@ class LandState:
     @property
     def urban(self) -> np.ndarray:
         """Boolean mask of urbanised cells."""
-        return _URBAN_LOOKUP[self.land_use]
+        lu = self.land_use
+        if lu.dtype == np.uint8:  # codes below the first wrap around to large values
+            return (lu - _URBAN_FIRST) <= _URBAN_SPAN
+        return _URBAN_LOOKUP[lu]
 
     @property
     def vacant(self) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 
 from metrosim import environment, metrics
 from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
+from metrosim._memory import tune_allocator
 from metrosim.accessibility import (
     Network,
     box_sum,
@@ -156,6 +157,7 @@ class MetroModel(mesa.Model):
     """
 
     def __init__(self, scenario: Scenario | None = None, *, rng: Any = None):
+        tune_allocator()  # reuse freed grid-sized arrays (metrosim._memory), once per process
         super().__init__(rng=rng)
         #: The metrosim scenario of this run (``Model.scenario`` stays Mesa's own record).
         self.params: Scenario = scenario if scenario is not None else Scenario()
