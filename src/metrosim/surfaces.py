@@ -39,11 +39,9 @@ import numpy as np
 
 from metrosim._kernels.spatial import (
     distance_transform,
-    running_sum_cols,
-    running_sum_rows,
+    running_window_sums,
     window_shares,
-    window_sum_cols,
-    window_sum_rows,
+    window_sums,
 )
 from metrosim._kernels.surfaces import gravity_logsum, shortest_times
 
@@ -550,8 +548,7 @@ def neighbourhood_sum(values: np.ndarray, radius_cells: int) -> np.ndarray:
         b = np.ascontiguousarray(a, dtype=np.float64)
         b3 = b if b.ndim == 3 else b[:, :, None]
         ny, nx, k = b3.shape
-        rows = running_sum_rows(b3.reshape(ny, nx * k), r)
-        out = running_sum_cols(rows.reshape(ny, nx, k), r)
+        out = running_window_sums(b3.reshape(ny, nx * k), r, k).reshape(ny, nx, k)
         return out if a.ndim == 3 else out[:, :, 0]
     if a.size and a.dtype.kind in "iu":
         biggest = max(abs(int(a.max())), abs(int(a.min())))
@@ -568,8 +565,7 @@ def neighbourhood_sum(values: np.ndarray, radius_cells: int) -> np.ndarray:
     elif b.dtype == np.uint64:
         b = b.astype(np.int64)  # int64 + uint64 would promote to float in the kernel
     ny, nx, k = b.shape
-    rows = window_sum_rows(np.ascontiguousarray(b).reshape(ny, nx * k), r)
-    out = window_sum_cols(rows.reshape(ny, nx, k), r)
+    out = window_sums(np.ascontiguousarray(b).reshape(ny, nx * k), r, k).reshape(ny, nx, k)
     return out if a.ndim == 3 else out[:, :, 0]
 
 
@@ -620,5 +616,4 @@ def neighbourhood_shares(counts: np.ndarray, radius_cells: int) -> tuple[np.ndar
             "allowed: sums that fit in int64"
         )
     b = a.astype(np.int64) if a.dtype == np.uint64 else a
-    rows = window_sum_rows(np.ascontiguousarray(b).reshape(ny, nx * k), r)
-    return window_shares(rows.reshape(ny, nx, k), r)
+    return window_shares(np.ascontiguousarray(b).reshape(ny, nx * k), r, k)

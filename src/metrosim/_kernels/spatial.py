@@ -82,95 +82,116 @@ def separable_environment(ys, xs, counts, ny, nx, w):
 
 
 @njit(cache=True)
-def window_sum_rows(a, r):
-    """``out[y, j] = sum(a[y - r .. y + r, j])`` (zero outside) of a 2-D integer array.
+def rows_window(a, y, r, buf):
+    """``buf[j] = sum(a[y - r .. y + r, j])`` (rows inside the grid) of a 2-D integer array.
 
-    A sliding window down the rows: each output row is the previous one plus the row
-    entering the window minus the row leaving it, accumulated in int64, so it is exact and
-    reads the input twice whatever ``r`` is. Rows are whole vectors, so the inner loops have
-    no branch, and each output row is written once.
+    For ``y > 0``, ``buf`` must hold the result for ``y - 1``: the row entering the window is
+    added and the row leaving it subtracted, in int64, so the sums are exact and each input
+    row is read twice whatever ``r`` is. Rows are whole vectors: the inner loops have no branch.
+    """
+    ny, m = a.shape
+    if y == 0:
+        for j in range(m):
+            buf[j] = 0
+        for yy in range(0, min(r, ny - 1) + 1):
+            row = a[yy]
+            for j in range(m):
+                buf[j] += row[j]
+        return
+    add = y + r
+    sub = y - r - 1
+    if add < ny and sub >= 0:
+        ra = a[add]
+        rs = a[sub]
+        for j in range(m):
+            buf[j] = buf[j] + ra[j] - rs[j]
+    elif add < ny:
+        ra = a[add]
+        for j in range(m):
+            buf[j] += ra[j]
+    elif sub >= 0:
+        rs = a[sub]
+        for j in range(m):
+            buf[j] -= rs[j]
+
+
+@njit(cache=True)
+def cols_window(row, r, k, o):
+    """``o[x k + g] = sum(row[(x - r .. x + r) k + g])`` (x inside the row) of one flat int64
+    row in which layer ``g`` steps by ``k``: a sliding window along x, exact in int64."""
+    n = row.size
+    nx = n // k
+    first = (min(r, nx - 1) + 1) * k
+    for t in range(k):
+        o[t] = 0
+    for t in range(first):
+        o[t % k] += row[t]
+    hi = n - r * k  # row[t + r k] exists for t < hi
+    lead = (r + 1) * k  # from t = lead on, a layer's entry leaves the window
+    for t in range(k, n):
+        v = o[t - k]
+        if t < hi:
+            v += row[t + r * k]
+        if t >= lead:
+            v -= row[t - lead]
+        o[t] = v
+
+
+@njit(cache=True)
+def window_sums(a, r, k):
+    """``(2r+1) x (2r+1)`` window sums (zero outside) of an integer grid of k layers.
+
+    ``a`` is ``(ny, nx * k)`` (layer ``g`` of cell x at ``x * k + g``); returns int64 of the
+    same shape. Down the rows (:func:`rows_window`) into one row buffer, then along x
+    (:func:`cols_window`) straight into the output row: no full-size intermediate array.
     """
     ny, m = a.shape
     out = np.empty((ny, m), dtype=np.int64)
-    if ny == 0:
-        return out
-    o0 = out[0]
-    for j in range(m):
-        o0[j] = 0
-    for y in range(0, min(r, ny - 1) + 1):
-        row = a[y]
-        for j in range(m):
-            o0[j] += row[j]
-    for y in range(1, ny):
-        o = out[y]
-        prev = out[y - 1]
-        add = y + r
-        sub = y - r - 1
-        if add < ny and sub >= 0:
-            ra = a[add]
-            rs = a[sub]
-            for j in range(m):
-                o[j] = prev[j] + ra[j] - rs[j]
-        elif add < ny:
-            ra = a[add]
-            for j in range(m):
-                o[j] = prev[j] + ra[j]
-        elif sub >= 0:
-            rs = a[sub]
-            for j in range(m):
-                o[j] = prev[j] - rs[j]
-        else:
-            for j in range(m):
-                o[j] = prev[j]
-    return out
-
-
-@njit(cache=True)
-def window_sum_cols(a, r):
-    """``out[y, x, g] = sum(a[y, x - r .. x + r, g])`` of a 3-D integer array; as
-    :func:`window_sum_rows`, along the second axis, each row handled as one flat vector in
-    which layer ``g`` steps by ``k``."""
-    ny, nx, k = a.shape
-    out = np.zeros((ny, nx, k), dtype=np.int64)
-    flat_in = a.reshape(ny, nx * k)
-    flat_out = out.reshape(ny, nx * k)
-    n = nx * k
-    first = (min(r, nx - 1) + 1) * k
+    buf = np.empty(m, dtype=np.int64)
     for y in range(ny):
-        row = flat_in[y]
-        o = flat_out[y]
-        for t in range(first):
-            o[t % k] += row[t]
-        for t in range(k, n):
-            v = o[t - k]
-            add = t + r * k
-            if add < n:
-                v += row[add]
-            sub = t - (r + 1) * k
-            if sub >= 0:
-                v -= row[sub]
-            o[t] = v
+        rows_window(a, y, r, buf)
+        cols_window(buf, r, k, out[y])
     return out
 
 
 @njit(cache=True)
-def running_sum_rows(a, r):
-    """``out[y, j] = c[y + 2r + 1, j] - c[y, j]`` of a 2-D float64 array, where ``c`` is the
-    running sum down the rows of ``a`` padded with ``r + 1`` zero rows above and ``r`` below.
+def running_cols(row, r, k, c, o):
+    """``o`` = the window sums along x of one flat float64 row (layer g steps by k), by running
+    sums in ``c`` (length ``(nx + 2r + 1) k``; its first ``(r + 1) k`` entries must be 0.0):
+    ``o[t] = c[t + (2r+1) k] - c[t]``, the additions of ``np.pad`` + ``cumsum`` + takes."""
+    n_in = row.size
+    nx = n_in // k
+    w = 2 * r + 1
+    lead = (r + 1) * k
+    for t in range(lead, lead + n_in):
+        c[t] = c[t - k] + row[t - lead]
+    for t in range(lead + n_in, (nx + w) * k):
+        c[t] = c[t - k] + 0.0
+    for t in range(n_in):
+        o[t] = c[t + w * k] - c[t]
+
+
+@njit(cache=True)
+def running_window_sums(a, r, k):
+    """``(2r+1) x (2r+1)`` window sums of a float64 grid of k layers, ``a`` ``(ny, nx * k)``.
 
     The same additions, in the same order, as ``np.pad`` + ``cumsum(axis=0)`` + two takes and
-    a subtraction (bit-identical to that numpy expression), in one pass: the running sums
-    live in a ring of ``2r + 2`` rows that stays in cache. Rounding is relative to the running
-    total (a window sum by differences).
+    a subtraction down the rows, then the same along x (bit-identical to that numpy
+    expression). The running sums down the rows live in a ring of ``2r + 2`` rows that stays
+    in cache; each row of window sums down the rows is summed along x at once
+    (:func:`running_cols`), so no full-size intermediate array is made. Rounding is relative
+    to the running totals (window sums by differences).
     """
     ny, m = a.shape
     w = 2 * r + 1
     c = np.zeros((w + 1, m))  # rows 0..r: the leading zeros' running sum (0.0)
+    cx = np.zeros((m // k + w) * k)  # the first (r + 1) k entries stay 0.0
+    tmp = np.empty(m)
     out = np.empty((ny, m))
-    for k in range(r + 1, ny + w):
-        src = k - r - 1
-        cur = c[k % (w + 1)]
-        prev = c[(k - 1) % (w + 1)]
+    for kk in range(r + 1, ny + w):
+        src = kk - r - 1
+        cur = c[kk % (w + 1)]
+        prev = c[(kk - 1) % (w + 1)]
         if src < ny:
             row = a[src]
             for j in range(m):
@@ -178,37 +199,12 @@ def running_sum_rows(a, r):
         else:
             for j in range(m):
                 cur[j] = prev[j] + 0.0
-        y = k - w
+        y = kk - w
         if y >= 0:
             old = c[y % (w + 1)]
-            o = out[y]
             for j in range(m):
-                o[j] = cur[j] - old[j]
-    return out
-
-
-@njit(cache=True)
-def running_sum_cols(a, r):
-    """As :func:`running_sum_rows`, along the second axis of a 3-D float64 array
-    ``(ny, nx, k)`` (bit-identical to ``np.pad`` + ``cumsum(axis=1)`` + takes). Each row is
-    handled as one flat vector in which the running sum of layer ``g`` steps by ``k``."""
-    ny, nx, k = a.shape
-    w = 2 * r + 1
-    lead = (r + 1) * k
-    c = np.zeros((nx + w) * k)  # the first `lead` entries stay 0.0 (the leading zeros)
-    out = np.empty((ny, nx, k))
-    flat_in = a.reshape(ny, nx * k)
-    flat_out = out.reshape(ny, nx * k)
-    n_in = nx * k
-    for y in range(ny):
-        row = flat_in[y]
-        for t in range(lead, lead + n_in):
-            c[t] = c[t - k] + row[t - lead]
-        for t in range(lead + n_in, (nx + w) * k):
-            c[t] = c[t - k] + 0.0
-        o = flat_out[y]
-        for t in range(n_in):
-            o[t] = c[t + w * k] - c[t]
+                tmp[j] = cur[j] - old[j]
+            running_cols(tmp, r, k, cx, out[y])
     return out
 
 
@@ -327,38 +323,24 @@ def row_totals(a):
 
 
 @njit(cache=True)
-def window_shares(rows, r):
-    """Totals and shares of the (2r+1)-wide windows along the second axis of ``rows``.
+def window_shares(a, r, k):
+    """Totals and shares of the ``(2r+1) x (2r+1)`` windows of an integer grid of k layers.
 
-    ``rows`` is ``(ny, nx, k)`` int64 (already summed down the rows, :func:`window_sum_rows`).
-    The window sums along x are those of :func:`window_sum_cols`, kept for one row only (a
-    flat vector in which layer ``g`` steps by ``k``); each cell's total ``t`` over the k
-    layers (int64) and ``share[., g] = w_g / t`` (float64, 0 when ``t`` is 0) are written
-    directly, as dividing the full window sums by their totals would.
+    ``a`` is ``(ny, nx * k)`` counts (layer ``g`` of cell x at ``x * k + g``). Each row's
+    window sums (:func:`rows_window`, :func:`cols_window`: those of :func:`window_sums`) are
+    kept for that row only; each cell's total ``t`` over the k layers (int64) and
+    ``share[., g] = w_g / t`` (float64, 0 when ``t`` is 0) are written directly, as dividing
+    the full window sums by their totals would.
     """
-    ny, nx, k = rows.shape
+    ny, m = a.shape
+    nx = m // k
     total = np.empty(ny * nx, dtype=np.int64)
     share = np.empty((ny * nx, k))
-    n = nx * k
-    buf = np.zeros(n, dtype=np.int64)
-    flat = rows.reshape(ny, n)
-    first = (min(r, nx - 1) + 1) * k
-    lead = (r + 1) * k  # from t = lead on, a layer's entry leaves the window
+    rows = np.empty(m, dtype=np.int64)
+    buf = np.empty(m, dtype=np.int64)
     for y in range(ny):
-        row = flat[y]
-        for t in range(k):
-            buf[t] = 0
-        for t in range(first):
-            buf[t % k] += row[t]
-        # buf[t] = buf[t - k] + row[t + r k] (if inside) - row[t - (r + 1) k] (if >= 0)
-        hi = n - r * k  # row[t + r k] exists for t < hi
-        for t in range(k, n):
-            v = buf[t - k]
-            if t < hi:
-                v += row[t + r * k]
-            if t >= lead:
-                v -= row[t - lead]
-            buf[t] = v
+        rows_window(a, y, r, rows)
+        cols_window(rows, r, k, buf)
         base = y * nx
         for x in range(nx):
             o = x * k
