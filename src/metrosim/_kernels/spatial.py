@@ -227,7 +227,7 @@ def distance_transform(mask, cell_size):
     """
     ny, nx = mask.shape
     big = ny + nx + 1  # more than any in-grid offset
-    g = np.empty((ny, nx), dtype=np.int64)
+    g = np.empty((ny, nx), dtype=np.int32)  # column offsets (< big): half the traffic of int64
     for x in range(nx):
         g[0, x] = 0 if mask[0, x] else big
     for y in range(1, ny):
@@ -245,7 +245,8 @@ def distance_transform(mask, cell_size):
         for q in range(nx):
             if g[y, q] >= big:
                 continue
-            hq = float(g[y, q] * g[y, q] + q * q)
+            gq = np.int64(g[y, q])
+            hq = float(gq * gq + q * q)
             if k < 0:
                 k = 0
                 v[0] = q
@@ -254,7 +255,8 @@ def distance_transform(mask, cell_size):
                 continue
             while True:
                 p = v[k]
-                sep = (hq - float(g[y, p] * g[y, p] + p * p)) / (2.0 * (q - p))
+                gp = np.int64(g[y, p])
+                sep = (hq - float(gp * gp + p * p)) / (2.0 * (q - p))
                 if sep <= z[k]:
                     k -= 1  # never below 0: z[0] is -inf
                 else:
@@ -272,7 +274,7 @@ def distance_transform(mask, cell_size):
             while z[j + 1] < x:
                 j += 1
             q = v[j]
-            dy = g[y, q] * cell_size
+            dy = np.int64(g[y, q]) * cell_size
             dx = (x - q) * cell_size
             out[y, x] = np.sqrt(dy * dy + dx * dx)
     return out
