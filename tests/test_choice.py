@@ -202,7 +202,7 @@ def test_six_lane_sampling_is_one_find_per_draw(weights, m, seed):
     rng = np.random.default_rng(seed)
     coarse, bits = K.coarse_tree(tree)
     np.testing.assert_array_equal(coarse, tree[:: 1 << bits])
-    K.sample_weights(coarse, tree, bits, total, rng, m, table, 2, sites, xs)
+    K.sample_weights(coarse, tree, bits, total, rng, m, table, 2, sites, xs, np.empty(m, np.uint64))
     np.testing.assert_array_equal(sites[:m], expected)
     np.testing.assert_array_equal(xs[:m], table[expected, 2])
     assert rng.bit_generator.state == _advanced(seed, m)
@@ -238,7 +238,9 @@ def test_coarse_tree_follows_updates_and_descents(weights, updates, seed):
     padded = (m + 5) // 6 * 6
     sites, xs = np.empty(padded, dtype=np.int64), np.empty(padded)
     table = np.zeros((w.size, 1))
-    K.sample_weights(coarse, tree, bits, total, np.random.default_rng(seed), m, table, 0, sites, xs)
+    units = np.empty(m, dtype=np.uint64)
+    rng = np.random.default_rng(seed)
+    K.sample_weights(coarse, tree, bits, total, rng, m, table, 0, sites, xs, units)
     np.testing.assert_array_equal(sites[:m], [K.fenwick_find(tree, int(x * total)) for x in u])
 
 

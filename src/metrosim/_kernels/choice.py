@@ -220,29 +220,43 @@ def fenwick_sample(tree, total, rng, out):
 
 
 @njit(cache=True)
-def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x):
+def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x, units):
     """:func:`fenwick_sample` of m sites into ``sites[:m]``, and x[j] = w[sites[j], g].
 
-    The same draws as ``fenwick_sample`` (upper levels on the :func:`coarse_tree`); each
-    group of six weights is read as soon as its sites are known, so these reads overlap the
-    next descents. ``sites`` and ``x`` hold at least m rounded up to a multiple of 6 (entries
-    from m on are scratch); total > 0.
+    The same draws, in the same order, as ``fenwick_sample`` (unit j = floor(U_j * total)),
+    then all m descents level by level: each level's m reads are independent, so the
+    processor overlaps their cache misses (the lower levels of a large tree miss the L2
+    cache; six descents side by side overlapped six). Upper levels on the
+    :func:`coarse_tree`, the last ``bits`` ones on ``tree``; the weights are read once the
+    sites are known. ``sites``, ``x`` and the uint64 scratch ``units`` hold at least m
+    entries; total > 0.
     """
-    for j in range(0, m, 6):
-        r0, r1, r2, r3, r4, r5 = draw_units6(rng, total, j, m)
-        p0, p1, p2, p3, p4, p5 = descend6(coarse, tree, bits, r0, r1, r2, r3, r4, r5)
-        sites[j] = p0
-        sites[j + 1] = p1
-        sites[j + 2] = p2
-        sites[j + 3] = p3
-        sites[j + 4] = p4
-        sites[j + 5] = p5
-        x[j] = w[p0, g]
-        x[j + 1] = w[p1, g]
-        x[j + 2] = w[p2, g]
-        x[j + 3] = w[p3, g]
-        x[j + 4] = w[p4, g]
-        x[j + 5] = w[p5, g]
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    for j in range(m):
+        units[j] = np.uint64(uniform(rng) * total)
+        sites[j] = 0
+    for phase in range(2):
+        if phase == 0:
+            t = coarse
+            step = np.uint64((coarse.size - 1) >> 1)
+        else:
+            t = tree
+            b = np.uint64(bits)
+            for j in range(m):
+                sites[j] = np.int64(np.uint64(sites[j]) << b)
+            step = np.uint64((1 << bits) >> 1)
+        while step > zero:
+            for j in range(m):
+                p = np.uint64(sites[j])
+                tj = np.uint64(t[p + step])
+                r = units[j]
+                k = tj <= r
+                sites[j] = np.int64(p + step if k else p)
+                units[j] = r - tj if k else r
+            step >>= one
+    for j in range(m):
+        x[j] = w[sites[j], g]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,9 +523,9 @@ def choose_dwellings(
     ``w`` from :func:`logit_weights`. Returns (n_moved, n_unhoused).
     """
     coarse, bits = coarse_tree(tree)
-    padded = (n_alt + 5) // 6 * 6
-    sites = np.empty(padded, dtype=np.int64)
-    xs = np.empty(padded, dtype=np.float64)
+    sites = np.empty(n_alt, dtype=np.int64)
+    xs = np.empty(n_alt, dtype=np.float64)
+    units = np.empty(n_alt, dtype=np.uint64)
     cand = np.empty(n_alt + 1, dtype=np.int64)
     val = np.empty(n_alt + 1, dtype=np.float64)
     # Each mover's group, cell, site and weight of staying, gathered in one pass whose reads
@@ -554,7 +568,7 @@ def choose_dwellings(
             wmax = val[0]
             m = 1
         if total > 0:
-            sample_weights(coarse, tree, bits, total, rng, n_alt, w, g, sites, xs)
+            sample_weights(coarse, tree, bits, total, rng, n_alt, w, g, sites, xs, units)
             for j in range(n_alt):  # keep the affordable ones (x >= 0), without branches
                 x = xs[j]
                 ok = x >= 0.0
