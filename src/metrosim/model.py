@@ -214,6 +214,7 @@ class MetroModel(mesa.Model):
         )
         self.metro_lines = self._initial_metro()
         self.metro_extensions = 0
+        self._origin_cell: int | None = None  # Plaza de Armas' cell (_highway_origin)
         self.network = self._metro_network()
         self.coefs = ChoiceCoefficients(
             rent_share=s.beta_rent_share,
@@ -716,13 +717,7 @@ class MetroModel(mesa.Model):
             self._extend_metro()
         # public works: a radial motorway every highway_interval years
         if s.highway_interval > 0 and (self.year - START_YEAR) % s.highway_interval == 0:
-            lon, lat = -70.6506, -33.4378  # Plaza de Armas
-            from pyproj import Transformer
-
-            x, y = Transformer.from_crs("EPSG:4326", "EPSG:32719", always_xy=True).transform(
-                lon, lat
-            )
-            origin = int(g.cell_of(np.array([x]), np.array([y]))[0])
+            origin = self._highway_origin()
             length = int(round(s.highway_length_km * 1000 / g.cell_size_m))
             band = max(1, int(round(2000 / g.cell_size_m)))
             if self.ministries_aligned:
@@ -736,6 +731,18 @@ class MetroModel(mesa.Model):
                 self.highways_built.add(k)
                 self.highway[corridor_cells(shape, origin, DIRECTIONS[k], length)] = True
                 self._network_changed = True
+
+    def _highway_origin(self) -> int:
+        """The cell of Plaza de Armas, where the radial motorways start (projected once)."""
+        if self._origin_cell is None:
+            from pyproj import Transformer
+
+            lon, lat = -70.6506, -33.4378  # Plaza de Armas
+            x, y = Transformer.from_crs("EPSG:4326", "EPSG:32719", always_xy=True).transform(
+                lon, lat
+            )
+            self._origin_cell = int(self.grid.cell_of(np.array([x]), np.array([y]))[0])
+        return self._origin_cell
 
     def _house_poorest(self, cells: np.ndarray) -> None:
         """Allocate vacant social dwellings to the poorest quintile's unhoused households.
@@ -869,10 +876,7 @@ class MetroModel(mesa.Model):
         g = self.grid
         land = self.land
         shape = g.shape
-        stations = np.zeros(g.commune.size, dtype=bool)
-        for cells, _ in self.metro_lines.values():
-            stations[cells[cells >= 0]] = True
-        far = distance_km(stations.reshape(shape), g.cell_size_m).ravel() > s.metro_access_km
+        far = ~self._metro_access()  # the stations' distance, kept while the metro is unchanged
         hh = land.occupied() * far
         if self.ministries_aligned and self.plan_in_force:
             hh = hh * (land.plan_max_dw_ha > 0)
