@@ -219,3 +219,21 @@ def test_candidate_kernel_equals_numpy_form(n, seed):
     )
     for a, b in zip(ref, got, strict=True):
         assert a.tobytes() == b.tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 50), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_hedonic_features_kernel_equals_column_stack(n_cells, n_pick, seed):
+    from metrosim._kernels.market import hedonic_features
+
+    rng = np.random.default_rng(seed)
+    n = max(n_cells, 1)
+    commute, service, green = rng.random(n) * 90, rng.random(n) * 5, rng.normal(size=n)
+    mix = rng.dirichlet(np.ones(5), size=n)
+    cells = rng.integers(0, n, size=n_pick if n_cells else 0)
+    want = np.column_stack(
+        [commute[cells], service[cells], green[cells], mix[cells, 0], mix[cells, 4]]
+    )
+    got = hedonic_features(cells, commute, service, green, mix, 0, 4)
+    assert got.shape == (cells.size, 5)
+    np.testing.assert_array_equal(got, want)

@@ -24,6 +24,7 @@ import mesa
 import numpy as np
 
 from metrosim import environment, metrics
+from metrosim._kernels.market import hedonic_features
 from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
 from metrosim._memory import tune_allocator
 from metrosim.accessibility import (
@@ -1031,15 +1032,13 @@ class MetroModel(mesa.Model):
 
     # --- land market -----------------------------------------------------------------------
     def _hedonic_features(self, cells: np.ndarray) -> np.ndarray:
-        """Location features of the hedonic rent model for the given cells (rows)."""
-        return np.column_stack(
-            [
-                self.commute[cells],
-                self.service_km[cells],
-                self.green[cells],
-                self.mix[cells, 0],
-                self.mix[cells, 4],
-            ]
+        """Location features of the hedonic rent model for the given cells (rows).
+
+        Commute, km to services, green, and the shares of the poorest and richest groups
+        nearby (one pass, ``_kernels.market.hedonic_features``).
+        """
+        return hedonic_features(
+            cells, self.commute, self.service_km, self.green, self.mix, 0, N_GROUPS - 1
         )
 
     def _development(self) -> None:
