@@ -308,3 +308,29 @@ def test_units_of_cells_are_the_earlier_two_pass_kernel(seed, n_cells, empty):
     for a, b in zip(got, expected[1:], strict=True):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, n_units=st.integers(1, 40))
+def test_mix_mode_shares_are_the_einsum(seed, n_units):
+    rng = np.random.default_rng(seed)
+    _, share = _units(rng, n_units, 3)
+    probs = rng.dirichlet(np.ones(3), size=(n_units, K, G))
+    probs[share == 0.0] = 0.0
+    mix = rng.dirichlet(np.ones(G))
+    expected = np.einsum("nbgm,g,nb->nm", probs, mix, share)
+    np.testing.assert_array_equal(k.mix_mode_shares(probs, mix, share), expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, n_cells=st.integers(1, 2000), n_zones=st.integers(1, 50))
+def test_zone_network_is_the_bincount_and_mask(seed, n_cells, n_zones):
+    rng = np.random.default_rng(seed)
+    zone = rng.integers(0, n_zones, n_cells)
+    urban = rng.random(n_cells) < rng.random()
+    motorway = rng.random(n_cells) < 0.05
+    n_urban, hw = k.zone_network(zone, urban, motorway, n_zones)
+    np.testing.assert_array_equal(n_urban, np.bincount(zone[urban], minlength=n_zones))
+    expected = np.zeros(n_zones, dtype=bool)
+    expected[zone[motorway]] = True
+    np.testing.assert_array_equal(hw, expected)

@@ -310,15 +310,17 @@ class Travel:
 
     # --- network state -----------------------------------------------------------------
     def set_network(self, urban: np.ndarray, motorway: np.ndarray) -> None:
-        """Free-flow minutes per km and capacity of each zone from land use and motorways."""
+        """Free-flow minutes per km and capacity of each zone from land use and motorways.
+
+        ``urban`` and ``motorway``: boolean masks of the fine cells.
+        """
         s = self.p
         z = self.zones
         if self._cells_per_zone is None:
             self._cells_per_zone = np.bincount(z.zone_of_cell, minlength=z.n_zones).astype(float)
         n = self._cells_per_zone
-        u = np.bincount(z.zone_of_cell[urban], minlength=z.n_zones) / np.maximum(n, 1)
-        hw = np.zeros(z.n_zones, dtype=bool)
-        hw[z.zone_of_cell[motorway]] = True
+        n_urban, hw = k.zone_network(z.zone_of_cell, urban, motorway, z.n_zones)
+        u = n_urban / np.maximum(n, 1)
         v_mix = 1.0 / (u / s.car_speed_urban_kmh + (1 - u) / s.speed_rural_kmh)
         v0 = np.where(hw, 0.5 * (v_mix + s.highway_speed_kmh), v_mix)
         self.tau0 = 60.0 / v0
@@ -573,7 +575,7 @@ class Travel:
         n_b = z.n_bands
         w = occ_c.sum(axis=1)
         # mode shares a household of the region's income mix would have, by zone
-        cell_share = np.einsum("nbgm,g,nb->nm", probs, group_share, share)
+        cell_share = k.mix_mode_shares(probs, group_share, share)
         wz = np.bincount(pos, weights=w, minlength=zone_ids.size)
         zs = (
             np.column_stack(

@@ -287,6 +287,38 @@ def row_car_trips(probs, occ, share, pos, n_pos, rate):
 
 
 @njit(cache=True)
+def mix_mode_shares(probs, mix, share):
+    """(n, 3) mode shares of each unit for a household of income mix ``mix`` (G,).
+
+    ``probs`` (n, K, G, 3), ``share`` (n, K). Sums over bands, then groups, from 0, of
+    ``probs x mix x share``: the order of ``einsum("nbgm,g,nb->nm")`` (same bits).
+    """
+    n, n_b, n_g, n_m = probs.shape
+    out = np.zeros((n, n_m))
+    for i in range(n):
+        for b in range(n_b):
+            sb = share[i, b]
+            for g in range(n_g):
+                for m in range(n_m):
+                    out[i, m] += probs[i, b, g, m] * mix[g] * sb
+    return out
+
+
+@njit(cache=True)
+def zone_network(zone_of_cell, urban, motorway, n_zones):
+    """Urban cells of each zone (int64) and whether a motorway crosses it, in one pass."""
+    n_urban = np.zeros(n_zones, dtype=np.int64)
+    hw = np.zeros(n_zones, dtype=np.bool_)
+    for c in range(zone_of_cell.size):
+        z = zone_of_cell[c]
+        if urban[c]:
+            n_urban[z] += 1
+        if motorway[c]:
+            hw[z] = True
+    return n_urban, hw
+
+
+@njit(cache=True)
 def commune_mode_sums(probs, occ, share, commune, n_communes):
     """Expected commutes by (commune, mode): sum over units, bands and groups."""
     n, n_b, n_g, _ = probs.shape
