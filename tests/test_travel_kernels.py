@@ -334,3 +334,14 @@ def test_zone_network_is_the_bincount_and_mask(seed, n_cells, n_zones):
     expected = np.zeros(n_zones, dtype=bool)
     expected[zone[motorway]] = True
     np.testing.assert_array_equal(hw, expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, n_cells=st.integers(0, 2000), n_zones=st.integers(1, 50))
+def test_times_zone_factor_is_the_gathered_product(seed, n_cells, n_zones):
+    rng = np.random.default_rng(seed)
+    zone = rng.integers(0, n_zones, n_cells)
+    free = rng.gamma(2.0, 20.0, n_cells)
+    factor = 1.0 + rng.gamma(0.5, 0.2, n_zones)
+    got = k.times_zone_factor(free, factor, zone, np.empty(n_cells))
+    np.testing.assert_array_equal(got, free * factor[zone])

@@ -1011,7 +1011,7 @@ class MetroModel(mesa.Model):
         self.commutes = self.travel.step(
             self.land.occupancy, self._metro_access(), hh.cell, hh.group, self.rng
         )
-        self.commute = self.commute_free * self.travel.commute_factor()
+        self.commute = self.travel.commute_factor(self.commute_free)
 
     def _cell_attributes(self) -> CellAttributes:
         return CellAttributes(

@@ -606,6 +606,17 @@ class Travel:
         self.ratio_zone = ratio
         self.car_share_zone = mode_share[:, 0]
 
-    def commute_factor(self) -> np.ndarray:
-        """Per fine cell: the congestion factor of its zone's commute (>= 1)."""
-        return self.ratio_zone[self.zones.zone_of_cell]
+    def commute_factor(self, free: np.ndarray | None = None) -> np.ndarray:
+        """Per fine cell: the congestion factor of its zone's commute (>= 1).
+
+        Parameters
+        ----------
+        free : ndarray, optional
+            Per fine cell: commute minutes at free flow; if given, these minutes times the
+            factor are returned instead (the same products, in one pass).
+        """
+        z = self.zones
+        if free is None:
+            return self.ratio_zone[z.zone_of_cell]
+        out = np.empty(z.zone_of_cell.size)
+        return k.times_zone_factor(free, self.ratio_zone, z.zone_of_cell, out)

@@ -319,6 +319,14 @@ def zone_network(zone_of_cell, urban, motorway, n_zones):
 
 
 @njit(cache=True)
+def times_zone_factor(x, factor, zone_of_cell, out):
+    """``out = x * factor[zone_of_cell]``, per cell, without the gathered temporary."""
+    for c in range(x.size):
+        out[c] = x[c] * factor[zone_of_cell[c]]
+    return out
+
+
+@njit(cache=True)
 def commune_mode_sums(probs, occ, share, commune, n_communes):
     """Expected commutes by (commune, mode): sum over units, bands and groups."""
     n, n_b, n_g, _ = probs.shape
