@@ -59,6 +59,29 @@ def test_incidence_rows_carry_the_band_km():
     assert ((band_km[has] >= lo[b[has]] - 1e-9) & (band_km[has] < hi[b[has]])).all()
 
 
+def _draw(cell, group, share, probs, rate, u):
+    """Modes and bands of households living in the units ``cell`` (-1 unhoused).
+
+    The units' band km are the band indices, so the km of a commute is its band.
+    """
+    n, (n_units, n_b) = cell.size, share.shape
+    mode, minutes, km = np.empty(n, dtype=np.int8), np.empty(n), np.empty(n)
+    trips, counts = np.zeros(n_units * n_b), np.zeros(probs.shape[2], dtype=np.int64)
+    band_km = np.tile(np.arange(n_b, dtype=np.float64), (n_units, 1))
+    times = np.zeros((n_units, n_b, 3))
+    unit_of_cell = np.arange(n_units, dtype=np.int32)
+    k.household_commutes(
+        cell, group, unit_of_cell, u, rate, share, probs, times, band_km, np.arange(n_units),
+        mode, minutes, km, trips, counts,
+    )  # fmt: skip
+    band = np.where(mode >= 0, np.nan_to_num(km, nan=-1.0), -1).astype(np.int64)
+    np.testing.assert_array_equal(counts, np.bincount(group, minlength=probs.shape[2]))
+    np.testing.assert_array_equal(  # the car trips of each unit and band
+        trips, np.bincount((cell * n_b + band)[mode == 0], minlength=trips.size)
+    )
+    return mode, band
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     n=st.integers(1, 300),
@@ -73,7 +96,7 @@ def test_every_employed_household_commutes_once(n, rate, seed):
     rows = rng.integers(-1, n_units, n)
     group = rng.integers(0, 5, n)
     u = rng.random(n)
-    mode, band = k.draw_commutes(rows, group, share, probs, rate, u)
+    mode, band = _draw(rows, group, share, probs, rate, u)
     employed = (rows >= 0) & (u < rate)
     np.testing.assert_array_equal(mode >= 0, employed)  # one commute each, no more
     np.testing.assert_array_equal(band >= 0, employed)
@@ -86,7 +109,7 @@ def test_commute_draws_follow_the_shares():
     share = np.array([[0.5, 0.0, 0.3, 0.2]])
     probs = rng.dirichlet(np.ones(3), size=(1, n_b, 5))
     n = 200_000
-    mode, band = k.draw_commutes(
+    mode, band = _draw(
         np.zeros(n, dtype=np.int64), np.full(n, 2, dtype=np.int8), share, probs, 0.8, rng.random(n)
     )
     go = mode >= 0

@@ -1015,11 +1015,10 @@ class MetroModel(mesa.Model):
         """
         hh = self.households
         self.travel.set_network(self.land.urban, self.highway)
-        share = np.bincount(hh.group, minlength=N_GROUPS) / max(len(hh), 1)
         self.commutes = self.travel.step(
-            self.land.occupancy, self._metro_access(), hh.cell, hh.group, share, self.rng
+            self.land.occupancy, self._metro_access(), hh.cell, hh.group, self.rng
         )
-        self.commute = self.commute_free * self.travel.commute_factor()
+        self.commute = self.travel.commute_factor(self.commute_free)
 
     def _cell_attributes(self) -> CellAttributes:
         return CellAttributes(

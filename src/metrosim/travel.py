@@ -246,6 +246,8 @@ class _Units:
     metro: np.ndarray  # 1.0 within reach of a station
     commune: np.ndarray
     share: np.ndarray  # (n_units, K) band shares
+    km: np.ndarray  # (n_units, K) mean km of the bands
+    first_row: np.ndarray  # incidence row of band 0 of each unit's zone
 
 
 @dataclass
@@ -304,18 +306,21 @@ class Travel:
         self.calibration_error = float("nan")
         self._cells_per_zone: np.ndarray | None = None
         self._slot: np.ndarray | None = None
+        self._unit_of_cell = np.empty(0, dtype=np.int32)
 
     # --- network state -----------------------------------------------------------------
     def set_network(self, urban: np.ndarray, motorway: np.ndarray) -> None:
-        """Free-flow minutes per km and capacity of each zone from land use and motorways."""
+        """Free-flow minutes per km and capacity of each zone from land use and motorways.
+
+        ``urban`` and ``motorway``: boolean masks of the fine cells.
+        """
         s = self.p
         z = self.zones
         if self._cells_per_zone is None:
             self._cells_per_zone = np.bincount(z.zone_of_cell, minlength=z.n_zones).astype(float)
         n = self._cells_per_zone
-        u = np.bincount(z.zone_of_cell[urban], minlength=z.n_zones) / np.maximum(n, 1)
-        hw = np.zeros(z.n_zones, dtype=bool)
-        hw[z.zone_of_cell[motorway]] = True
+        n_urban, hw = k.zone_network(z.zone_of_cell, urban, motorway, z.n_zones)
+        u = n_urban / np.maximum(n, 1)
         v_mix = 1.0 / (u / s.car_speed_urban_kmh + (1 - u) / s.speed_rural_kmh)
         v0 = np.where(hw, 0.5 * (v_mix + s.highway_speed_kmh), v_mix)
         self.tau0 = 60.0 / v0
@@ -331,16 +336,28 @@ class Travel:
         z = self.zones
         return k.row_dot(z.indptr, z.indices, z.data, rows, tau)
 
-    def _cell_times(self, zone_ids, rows, pos, metro, tau) -> np.ndarray:
-        """(n_cells, K, 3) minutes by car, pt and active of each cell's trip bands."""
+    def _cell_times(self, un: _Units, tau: np.ndarray) -> np.ndarray:
+        """(n_units, K, 3) minutes by car, pt and active of each unit's trip bands."""
+        row_minutes = self._car_minutes(un.rows, tau)
+        return self._unit_times(un, row_minutes, un.pos * self.zones.n_bands)
+
+    def _unit_times(self, un: _Units, row_minutes, first_row) -> np.ndarray:
+        """As :meth:`_cell_times` from the in-vehicle car minutes of incidence rows.
+
+        Band ``b`` of unit ``i`` takes ``row_minutes[first_row[i] + b]``.
+        """
         s = self.p
-        n_b = self.zones.n_bands
-        car = self._car_minutes(rows, tau).reshape(-1, n_b)[pos] + s.car_terminal_min
-        km = self.zones.band_km[zone_ids][pos]
-        pt_speed = np.where(metro > 0, s.pt_speed_metro_kmh, s.pt_speed_bus_kmh)[:, None]
-        pt = s.pt_wait_min + km * 60.0 / pt_speed
-        act = km * 60.0 / s.active_speed_kmh
-        return np.stack([car, pt, act], axis=2)
+        return k.unit_times(
+            row_minutes,
+            first_row,
+            un.km,
+            un.metro,
+            float(s.car_terminal_min),
+            float(s.pt_wait_min),
+            float(s.pt_speed_metro_kmh),
+            float(s.pt_speed_bus_kmh),
+            float(s.active_speed_kmh),
+        )
 
     def _prepare(self, occupancy: np.ndarray, metro_cell: np.ndarray) -> _Units:
         """Group the occupied cells into units of equal (zone, commune, metro access).
@@ -351,13 +368,17 @@ class Travel:
         z = self.zones
         if self._slot is None:
             self._slot = np.full(z.n_zones * self.asc.shape[0] * 2, -1, dtype=np.int64)
-        unit_of_cell, uz, com_u, met_u, occ_u = k.units_of_cells(
+            # scratch, rewritten every year (kept: its pages are not faulted in again)
+            self._unit_of_cell = np.empty(z.zone_of_cell.size, dtype=np.int32)
+        unit_of_cell = self._unit_of_cell
+        uz, com_u, met_u, occ_u = k.units_of_cells(
             occupancy,
             z.zone_of_cell,
             self.commune_of_cell,
             metro_cell,
             self.asc.shape[0],
             self._slot,
+            unit_of_cell,
         )
         zone_ids, pos = np.unique(uz, return_inverse=True)
         if (z.row_of_zone[zone_ids] < 0).any():
@@ -371,36 +392,35 @@ class Travel:
             pos,
             met_u.astype(np.float64),
             com_u,
-            z.band_share[zone_ids][pos],
+            z.band_share[uz],
+            z.band_km[uz],
+            z.row_of_zone[uz] * z.n_bands,
         )
 
-    def _probs(self, asc, times, metro, charge: float = 0.0) -> np.ndarray:
-        """(n_units, K, G, 3) mode shares; ``charge`` minutes are added to the car's utility."""
+    def _probs(self, asc, times, share, metro, charge: float = 0.0) -> np.ndarray:
+        """(n_units, K, G, 3) mode shares; ``charge`` minutes are added to the car's utility.
+
+        Bands without trips (``share`` 0) get zeros.
+        """
         s = self.p
-        n, n_b, _ = times.shape
         # utility minutes: out-of-vehicle time (walking, cycling, waiting) weighs more
-        t = times.reshape(n * n_b, 3).copy()
-        w = s.out_of_vehicle_weight
-        t[:, 1] += (w - 1.0) * s.pt_wait_min
-        t[:, 2] *= w
-        t[:, 0] += charge
-        p = k.mode_probabilities(
-            np.repeat(asc, n_b, axis=0),
-            t,
+        w = float(s.out_of_vehicle_weight)
+        return k.mode_probabilities(
+            asc,
+            times,
+            share,
             self.income_term,
-            np.repeat(metro, n_b),
-            s.mode_beta_time,
-            s.mode_beta_metro,
+            metro,
+            float(s.mode_beta_time),
+            float(s.mode_beta_metro),
+            w,
+            (w - 1.0) * s.pt_wait_min,
+            float(charge),
         )
-        return p.reshape(n, n_b, -1, 3)
 
     def _row_car_trips(self, probs, occ, share, pos, n_zone_ids) -> np.ndarray:
         """Expected simulated car trips of each (zone, band) row."""
-        car = np.einsum("nbg,ng,nb->nb", probs[..., 0], occ, share) * self.p.employment_rate
-        n_b = share.shape[1]
-        return np.column_stack(
-            [np.bincount(pos, weights=car[:, b], minlength=n_zone_ids) for b in range(n_b)]
-        ).ravel()
+        return k.row_car_trips(probs, occ, share, pos, n_zone_ids, float(self.p.employment_rate))
 
     def _loads(self, rows, trips_per_row) -> np.ndarray:
         """Peak-hour car flow across each zone from simulated one-way car trips per row."""
@@ -463,10 +483,10 @@ class Travel:
         probs = None
         n_outer = self.p.travel_iterations + 2
         for outer in range(n_outer):
-            times = self._cell_times(zone_ids, rows, pos, metro, self._tau(self.load))
+            times = self._cell_times(u, self._tau(self.load))
             tol = 5e-4 if outer == n_outer - 1 else 5e-3
             for _ in range(500):
-                probs = self._probs(self.asc[com], times, metro)
+                probs = self._probs(self.asc[com], times, share, metro)
                 model = k.commune_mode_sums(probs, occ_c, share, com, n_c)
                 model /= np.maximum(w_c, 1e-12)[:, None]
                 err = float(np.abs(model[have] - self.target[have]).max())
@@ -490,55 +510,72 @@ class Travel:
         metro_cell: np.ndarray,
         hh_cell: np.ndarray,
         hh_group: np.ndarray,
-        group_share: np.ndarray,
         rng: np.random.Generator,
     ) -> CommuteResult:
-        """Shares, loads (MSA), drawn commutes, congested times and the zones' commute ratio."""
+        """Shares, loads (MSA), drawn commutes, congested times and the zones' commute ratio.
+
+        ``hh_group`` also gives the region's income mix (the share of each group among all
+        households), at which the zones' car shares of the congestion factor are taken.
+        """
         s = self.p
         z = self.zones
         un = self._prepare(occupancy, metro_cell)
-        zone_ids, rows, pos, metro, share, occ_c = (
-            un.zone_ids,
-            un.rows,
-            un.pos,
-            un.metro,
-            un.share,
-            un.occ,
-        )
+        n_pos = un.zone_ids.size
         asc = self.asc[un.commune]
         for it in range(s.travel_iterations):
-            times = self._cell_times(zone_ids, rows, pos, metro, self._tau(self.load))
-            probs = self._probs(asc, times, metro, s.car_charge_min)
-            new = self._loads(rows, self._row_car_trips(probs, occ_c, share, pos, zone_ids.size))
+            times = self._cell_times(un, self._tau(self.load))
+            probs = self._probs(asc, times, un.share, un.metro, s.car_charge_min)
+            new = self._loads(un.rows, self._row_car_trips(probs, un.occ, un.share, un.pos, n_pos))
             self.load = self.load + (new - self.load) / (it + 2)
-        times = self._cell_times(zone_ids, rows, pos, metro, self._tau(self.load))
-        probs = self._probs(asc, times, metro, s.car_charge_min)
+        # car minutes of every row at the final loads and at free flow, in one pass
+        tau = self._tau(self.load)
+        t_cong, t_free, t_delay = k.row_dots(z.indptr, z.indices, z.data, tau, self.tau0)
+        times = self._unit_times(un, t_cong, un.first_row)
+        probs = self._probs(asc, times, un.share, un.metro, s.car_charge_min)
         # households: employed or not, a trip band, then a mode
-        hh_row = np.where(hh_cell >= 0, un.unit_of_cell[np.maximum(hh_cell, 0)], -1)
-        mode, band = k.draw_commutes(
-            hh_row, hh_group, share, probs, s.employment_rate, rng.random(hh_cell.size)
-        )
-        unit_km = z.band_km[zone_ids][pos]
-        minutes, km, trips = k.commute_details(
-            hh_row, mode, band, times, unit_km, pos, zone_ids.size
+        n_hh = hh_cell.size
+        mode = np.empty(n_hh, dtype=np.int8)
+        minutes = np.empty(n_hh)
+        km = np.empty(n_hh)
+        trips = np.zeros(n_pos * z.n_bands)
+        counts = np.zeros(self.income_term.size, dtype=np.int64)
+        k.household_commutes(
+            hh_cell,
+            hh_group,
+            un.unit_of_cell,
+            rng.random(n_hh),
+            s.employment_rate,
+            un.share,
+            probs,
+            times,
+            un.km,
+            un.pos,
+            mode,
+            minutes,
+            km,
+            trips,
+            counts,
         )
         # car-km on the zones of the drawn car trips
-        zone_car_km = k.row_scatter(z.indptr, z.indices, z.data, rows, trips, z.n_zones)
-        tau = self._tau(self.load)
-        t_cong = self._car_minutes(rows, tau)
-        t_free = self._car_minutes(rows, self.tau0)
-        ci = float((trips * t_cong).sum() / max((trips * t_free).sum(), 1e-12) - 1.0)
-        self._update_ratio(probs, occ_c, share, pos, zone_ids, group_share, tau)
+        zone_car_km = k.row_scatter(z.indptr, z.indices, z.data, un.rows, trips, z.n_zones)
+        ci = float(
+            (trips * t_cong[un.rows]).sum() / max((trips * t_free[un.rows]).sum(), 1e-12) - 1.0
+        )
+        group_share = counts / max(hh_group.size, 1)
+        self._update_ratio(probs, un.occ, un.share, un.pos, un.zone_ids, group_share, t_delay)
         return CommuteResult(mode, minutes, km, zone_car_km, ci)
 
-    def _update_ratio(self, probs, occ_c, share, pos, zone_ids, group_share, tau) -> None:
-        """Congestion factor of the commute of every zone (fed back into location choice)."""
+    def _update_ratio(self, probs, occ_c, share, pos, zone_ids, group_share, row_delay) -> None:
+        """Congestion factor of the commute of every zone (fed back into location choice).
+
+        ``row_delay``: congestion delay (minutes) of one car trip of every incidence row.
+        """
         s = self.p
         z = self.zones
         n_b = z.n_bands
         w = occ_c.sum(axis=1)
         # mode shares a household of the region's income mix would have, by zone
-        cell_share = np.einsum("nbgm,g,nb->nm", probs, group_share, share)
+        cell_share = k.mix_mode_shares(probs, group_share, share)
         wz = np.bincount(pos, weights=w, minlength=zone_ids.size)
         zs = (
             np.column_stack(
@@ -552,9 +589,10 @@ class Travel:
         region = (zs * wz[:, None]).sum(axis=0) / wz.sum()
         mode_share = np.tile(region, (z.n_zones, 1))
         mode_share[zone_ids] = zs
+        # the rows of all origin zones, in zone order, are all the incidence rows
         all_z = np.flatnonzero(z.row_of_zone >= 0)
         bs = z.band_share[all_z]
-        delay = (self._car_minutes(z.rows(all_z), tau - self.tau0).reshape(-1, n_b) * bs).sum(1)
+        delay = (row_delay.reshape(-1, n_b) * bs).sum(1)
         km = z.trip_km[all_z]
         m = mode_share[all_z]
         # free-flow times of the denominator at the zone's own free-flow pace (approximation)
@@ -568,6 +606,17 @@ class Travel:
         self.ratio_zone = ratio
         self.car_share_zone = mode_share[:, 0]
 
-    def commute_factor(self) -> np.ndarray:
-        """Per fine cell: the congestion factor of its zone's commute (>= 1)."""
-        return self.ratio_zone[self.zones.zone_of_cell]
+    def commute_factor(self, free: np.ndarray | None = None) -> np.ndarray:
+        """Per fine cell: the congestion factor of its zone's commute (>= 1).
+
+        Parameters
+        ----------
+        free : ndarray, optional
+            Per fine cell: commute minutes at free flow; if given, these minutes times the
+            factor are returned instead (the same products, in one pass).
+        """
+        z = self.zones
+        if free is None:
+            return self.ratio_zone[z.zone_of_cell]
+        out = np.empty(z.zone_of_cell.size)
+        return k.times_zone_factor(free, self.ratio_zone, z.zone_of_cell, out)

@@ -157,6 +157,32 @@ def row_dot(indptr, indices, data, rows, x):
 
 
 @njit(cache=True)
+def row_dots(indptr, indices, data, tau, tau0):
+    """``M @ tau``, ``M @ tau0`` and ``M @ (tau - tau0)`` over all rows of CSR ``M``, one pass.
+
+    Each row's three sums are taken in the order of :func:`row_dot` (same bits).
+    """
+    n_r = indptr.size - 1
+    t = np.empty(n_r)
+    t0 = np.empty(n_r)
+    dt = np.empty(n_r)
+    for r in range(n_r):
+        s = 0.0
+        s0 = 0.0
+        sd = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            j = indices[k]
+            x = data[k]
+            s += x * tau[j]
+            s0 += x * tau0[j]
+            sd += x * (tau[j] - tau0[j])
+        t[r] = s
+        t0[r] = s0
+        dt[r] = sd
+    return t, t0, dt
+
+
+@njit(cache=True)
 def row_scatter(indptr, indices, data, rows, w, n_zones):
     """``M[rows].T @ w``: the car-km per zone of ``w[i]`` trips from each row ``rows[i]``."""
     out = np.zeros(n_zones)
@@ -171,30 +197,132 @@ def row_scatter(indptr, indices, data, rows, w, n_zones):
 
 
 @njit(cache=True)
-def mode_probabilities(asc, times, income_term, metro, b_time, b_metro):
-    """Multinomial logit shares of (car, public transport, active) for each cell and group.
+def unit_times(row_minutes, first_row, unit_km, metro, terminal, wait, v_metro, v_bus, v_active):
+    """(n, K, 3) minutes by car, public transport and active of each unit's trip bands.
 
-    ``asc``: (n, 3) constants of each cell's commune; ``times``: (n, 3) minutes;
-    ``income_term``: (G,) car utility of each income group; ``metro``: (n,) 1 within reach
-    of a station. Returns (n, G, 3).
+    ``row_minutes[first_row[i] + b]``: in-vehicle car minutes of band ``b`` of unit ``i``;
+    ``unit_km`` (n, K) the bands' mean km; ``metro`` (n,) > 0 within reach of a station (public
+    transport at ``v_metro`` km/h, else ``v_bus``). Car = in-vehicle + ``terminal``; public
+    transport = ``wait`` + km at its speed; active = km at ``v_active``.
     """
-    n = times.shape[0]
-    g_n = income_term.size
-    out = np.empty((n, g_n, 3))
+    n, n_b = unit_km.shape
+    out = np.empty((n, n_b, 3))
     for i in range(n):
-        v_car0 = asc[i, 0] + b_time * times[i, 0]
-        v_pt = asc[i, 1] + b_time * times[i, 1] + b_metro * metro[i]
-        v_act = asc[i, 2] + b_time * times[i, 2]
-        for g in range(g_n):
-            v_car = v_car0 + income_term[g]
-            m = max(v_car, max(v_pt, v_act))
-            e0 = np.exp(v_car - m)
-            e1 = np.exp(v_pt - m)
-            e2 = np.exp(v_act - m)
-            s = e0 + e1 + e2
-            out[i, g, 0] = e0 / s
-            out[i, g, 1] = e1 / s
-            out[i, g, 2] = e2 / s
+        v_pt = v_metro if metro[i] > 0 else v_bus
+        r0 = first_row[i]
+        for b in range(n_b):
+            km = unit_km[i, b]
+            out[i, b, 0] = row_minutes[r0 + b] + terminal
+            out[i, b, 1] = wait + km * 60.0 / v_pt
+            out[i, b, 2] = km * 60.0 / v_active
+    return out
+
+
+@njit(cache=True)
+def mode_probabilities(
+    asc, times, share, income_term, metro, b_time, b_metro, w_out, pt_extra, charge
+):
+    """Multinomial logit shares of (car, public transport, active) for each unit, band and group.
+
+    ``asc``: (n, 3) constants of each unit's commune; ``times``: (n, K, 3) minutes; ``share``
+    (n, K) the units' band shares; ``income_term``: (G,) car utility of each income group;
+    ``metro``: (n,) 1 within reach of a station. Utility minutes: car + ``charge``, public
+    transport + ``pt_extra`` (the extra weight of the wait), active x ``w_out``. Returns
+    (n, K, G, 3); the bands without trips (share 0) get zeros (every use of the shares
+    weights them by the band share, or skips such bands).
+
+    The groups of a band differ in the car's utility only: an exponential whose argument
+    equals the previous group's is not recomputed (same bits, fewer ``exp`` calls).
+    """
+    n, n_b, _ = times.shape
+    g_n = income_term.size
+    out = np.empty((n, n_b, g_n, 3))
+    for i in range(n):
+        for b in range(n_b):
+            if share[i, b] == 0.0:
+                out[i, b] = 0.0
+                continue
+            v_car0 = asc[i, 0] + b_time * (times[i, b, 0] + charge)
+            v_pt = asc[i, 1] + b_time * (times[i, b, 1] + pt_extra) + b_metro * metro[i]
+            v_act = asc[i, 2] + b_time * (times[i, b, 2] * w_out)
+            a1 = np.nan
+            a2 = np.nan
+            e1 = 0.0
+            e2 = 0.0
+            for g in range(g_n):
+                v_car = v_car0 + income_term[g]
+                m = max(v_car, max(v_pt, v_act))
+                e0 = np.exp(v_car - m)
+                if v_pt - m != a1:
+                    a1 = v_pt - m
+                    e1 = np.exp(a1)
+                if v_act - m != a2:
+                    a2 = v_act - m
+                    e2 = np.exp(a2)
+                s = e0 + e1 + e2
+                out[i, b, g, 0] = e0 / s
+                out[i, b, g, 1] = e1 / s
+                out[i, b, g, 2] = e2 / s
+    return out
+
+
+@njit(cache=True)
+def row_car_trips(probs, occ, share, pos, n_pos, rate):
+    """Expected car trips of each (zone, band) row: ``rate`` x sum over groups and units.
+
+    ``probs`` (n, K, G, 3), ``occ`` (n, G), ``share`` (n, K), ``pos`` the zone position of each
+    unit. Sums in the order of ``einsum("nbg,ng,nb->nb")`` then ``bincount`` over ``pos``.
+    """
+    n, n_b, n_g, _ = probs.shape
+    out = np.zeros(n_pos * n_b)
+    for i in range(n):
+        r0 = pos[i] * n_b
+        for b in range(n_b):
+            sb = share[i, b]
+            c = 0.0
+            for g in range(n_g):
+                c += probs[i, b, g, 0] * occ[i, g] * sb
+            out[r0 + b] += c * rate
+    return out
+
+
+@njit(cache=True)
+def mix_mode_shares(probs, mix, share):
+    """(n, 3) mode shares of each unit for a household of income mix ``mix`` (G,).
+
+    ``probs`` (n, K, G, 3), ``share`` (n, K). Sums over bands, then groups, from 0, of
+    ``probs x mix x share``: the order of ``einsum("nbgm,g,nb->nm")`` (same bits).
+    """
+    n, n_b, n_g, n_m = probs.shape
+    out = np.zeros((n, n_m))
+    for i in range(n):
+        for b in range(n_b):
+            sb = share[i, b]
+            for g in range(n_g):
+                for m in range(n_m):
+                    out[i, m] += probs[i, b, g, m] * mix[g] * sb
+    return out
+
+
+@njit(cache=True)
+def zone_network(zone_of_cell, urban, motorway, n_zones):
+    """Urban cells of each zone (int64) and whether a motorway crosses it, in one pass."""
+    n_urban = np.zeros(n_zones, dtype=np.int64)
+    hw = np.zeros(n_zones, dtype=np.bool_)
+    for c in range(zone_of_cell.size):
+        z = zone_of_cell[c]
+        if urban[c]:
+            n_urban[z] += 1
+        if motorway[c]:
+            hw[z] = True
+    return n_urban, hw
+
+
+@njit(cache=True)
+def times_zone_factor(x, factor, zone_of_cell, out):
+    """``out = x * factor[zone_of_cell]``, per cell, without the gathered temporary."""
+    for c in range(x.size):
+        out[c] = x[c] * factor[zone_of_cell[c]]
     return out
 
 
@@ -219,47 +347,83 @@ def commune_mode_sums(probs, occ, share, commune, n_communes):
 
 
 @njit(cache=True)
-def draw_commutes(hh_row, hh_group, band_share, probs, employment_rate, u):
+def _band_and_mode(band_share, probs, r, g, v):
+    """Band and mode of an employed commuter of row ``r`` and group ``g``; ``v`` uniform (0, 1).
+
+    ``v`` picks the band by inversion of the row's band shares, and its position within the
+    band's interval, rescaled to (0, 1), picks the mode.
+    """
+    n_b = band_share.shape[1]
+    b = -1
+    lo = 0.0
+    acc = 0.0
+    for q in range(n_b):
+        if band_share[r, q] <= 0.0:
+            continue
+        b = q
+        lo = acc
+        acc += band_share[r, q]
+        if v < acc:
+            break
+    w = (v - lo) / band_share[r, b]
+    p0 = probs[r, b, g, 0]
+    if w < p0:
+        return 0, b
+    if w < p0 + probs[r, b, g, 1]:
+        return 1, b
+    return 2, b
+
+
+@njit(cache=True)
+def household_commutes(
+    hh_cell,
+    hh_group,
+    unit_of_cell,
+    u,
+    employment_rate,
+    band_share,
+    probs,
+    times,
+    unit_km,
+    unit_pos,
+    mode,
+    minutes,
+    km,
+    trips,
+    counts,
+):
     """Each housed household: employed with ``employment_rate``, a trip band, then a mode.
 
-    ``hh_row``: row of the household's cell (-1 = unhoused: no commute); ``band_share``
-    (n_cells, K); ``probs`` (n_cells, K, G, 3). One uniform ``u`` per household decides all
-    three in turn: employed if ``u < rate``; then ``u / rate`` (uniform given employment)
-    picks the band by inversion, and its position within the band's interval, rescaled to
-    (0, 1), picks the mode. Returns (mode int8, band int8): mode -1 no commute, 0 car,
-    1 public transport, 2 active.
+    One uniform ``u`` per household decides all three in turn: employed if ``u < rate``; then
+    ``u / rate`` (uniform given employment) picks the band and the mode
+    (:func:`_band_and_mode`). ``hh_cell`` (-1 unhoused: no commute) and ``unit_of_cell``
+    (-1 unoccupied) give each household's unit; ``band_share`` (n_units, K), ``probs``
+    (n_units, K, G, 3), ``times`` (n_units, K, 3), ``unit_km`` (n_units, K), ``unit_pos`` zone
+    position of each unit.
+
+    Writes, per household, ``mode`` (int8: -1 no commute, 0 car, 1 public transport,
+    2 active), ``minutes`` and ``km`` (nan without a commute); adds the drawn car trips of
+    each (zone, band) row to ``trips`` (n_pos * K) and the households of each group to
+    ``counts``. The outputs are the caller's (arrays allocated by numpy are backed by huge
+    pages, so their first writes are cheaper than those of arrays allocated here).
     """
-    n = hh_row.size
     n_b = band_share.shape[1]
-    mode = np.full(n, -1, dtype=np.int8)
-    band = np.full(n, -1, dtype=np.int8)
-    for h in range(n):
-        r = hh_row[h]
-        if r < 0 or u[h] >= employment_rate:
-            continue
-        v = u[h] / employment_rate
-        b = -1
-        lo = 0.0
-        acc = 0.0
-        for q in range(n_b):
-            if band_share[r, q] <= 0.0:
-                continue
-            b = q
-            lo = acc
-            acc += band_share[r, q]
-            if v < acc:
-                break
-        band[h] = b
-        w = (v - lo) / band_share[r, b]
+    for h in range(hh_cell.size):
         g = hh_group[h]
-        p0 = probs[r, b, g, 0]
-        if w < p0:
-            mode[h] = 0
-        elif w < p0 + probs[r, b, g, 1]:
-            mode[h] = 1
-        else:
-            mode[h] = 2
-    return mode, band
+        counts[g] += 1
+        c = hh_cell[h]
+        r = unit_of_cell[c] if c >= 0 else -1
+        if r < 0 or u[h] >= employment_rate:
+            mode[h] = -1
+            minutes[h] = np.nan
+            km[h] = np.nan
+            continue
+        m, b = _band_and_mode(band_share, probs, r, g, u[h] / employment_rate)
+        mode[h] = m
+        minutes[h] = times[r, b, m]
+        km[h] = unit_km[r, b]
+        if m == 0:
+            trips[unit_pos[r] * n_b + b] += 1.0
 
 
 @njit(cache=True)
@@ -278,29 +442,40 @@ def occupied_cells(occ):
 
 
 @njit(cache=True)
-def units_of_cells(occ, zone_of_cell, commune_of_cell, metro, n_communes, slot):
+def units_of_cells(occ, zone_of_cell, commune_of_cell, metro, n_communes, slot, unit):
     """Group occupied cells into units of equal (zone, commune, metro access).
 
     Units are numbered in the order of their first cell. ``slot`` (n_zones * n_communes * 2,
-    all -1) is scratch space, left all -1 again. Returns (unit of each cell, -1 if empty; zone,
-    commune, metro flag of each unit; households by group of each unit).
+    all -1) is scratch space, left all -1 again. Writes the unit of each cell to ``unit``
+    (-1 if empty); returns the zone, commune and metro flag of each unit and its households by
+    group (float64). One pass over the cells; the households are summed as integers (exact).
     """
     n, n_g = occ.shape
-    unit = np.full(n, -1, dtype=np.int64)
-    u_zone = np.empty(n, dtype=np.int64)
-    u_com = np.empty(n, dtype=np.int64)
-    u_met = np.empty(n, dtype=np.int64)
+    cap = 1024
+    u_zone = np.empty(cap, dtype=np.int64)
+    u_com = np.empty(cap, dtype=np.int64)
+    u_met = np.empty(cap, dtype=np.int64)
+    u_occ = np.zeros((cap, n_g), dtype=np.int64)
     n_u = 0
     for c in range(n):
         tot = 0
         for g in range(n_g):
             tot += occ[c, g]
         if tot == 0:
+            unit[c] = -1
             continue
         m = 1 if metro[c] else 0
         key = (zone_of_cell[c] * n_communes + commune_of_cell[c]) * 2 + m
         u = slot[key]
         if u < 0:
+            if n_u == cap:
+                cap *= 2
+                u_zone = _grow(u_zone, cap)
+                u_com = _grow(u_com, cap)
+                u_met = _grow(u_met, cap)
+                grown = np.zeros((cap, n_g), dtype=np.int64)
+                grown[:n_u] = u_occ
+                u_occ = grown
             u = n_u
             slot[key] = u
             u_zone[u] = zone_of_cell[c]
@@ -308,40 +483,23 @@ def units_of_cells(occ, zone_of_cell, commune_of_cell, metro, n_communes, slot):
             u_met[u] = m
             n_u += 1
         unit[c] = u
+        for g in range(n_g):
+            u_occ[u, g] += occ[c, g]
     for u in range(n_u):
         slot[(u_zone[u] * n_communes + u_com[u]) * 2 + u_met[u]] = -1
-    u_occ = np.zeros((n_u, n_g))
-    for c in range(n):
-        u = unit[c]
-        if u >= 0:
-            for g in range(n_g):
-                u_occ[u, g] += occ[c, g]
-    return unit, u_zone[:n_u].copy(), u_com[:n_u].copy(), u_met[:n_u].copy(), u_occ
+    return (
+        u_zone[:n_u].copy(),
+        u_com[:n_u].copy(),
+        u_met[:n_u].copy(),
+        u_occ[:n_u].astype(np.float64),
+    )
 
 
 @njit(cache=True)
-def commute_details(hh_row, mode, band, times, unit_km, unit_pos, n_pos):
-    """Minutes and km of each household's commute, and the car trips of each (zone, band).
-
-    ``times`` (n_units, K, 3), ``unit_km`` (n_units, K), ``unit_pos`` zone position of each unit.
-    Returns (minutes, km) per household (nan without a commute) and car trips (n_pos * K).
-    """
-    n = hh_row.size
-    n_b = unit_km.shape[1]
-    minutes = np.full(n, np.nan)
-    km = np.full(n, np.nan)
-    trips = np.zeros(n_pos * n_b)
-    for h in range(n):
-        m = mode[h]
-        if m < 0:
-            continue
-        r = hh_row[h]
-        b = band[h]
-        minutes[h] = times[r, b, m]
-        km[h] = unit_km[r, b]
-        if m == 0:
-            trips[unit_pos[r] * n_b + b] += 1.0
-    return minutes, km, trips
+def _grow(a, cap):
+    out = np.empty(cap, dtype=a.dtype)
+    out[: a.size] = a
+    return out
 
 
 @njit(cache=True)
