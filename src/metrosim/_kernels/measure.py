@@ -624,9 +624,9 @@ def household_pass(
     from one household to the next, so it picks a column of the per-commune sums instead
     of a branch (each column receives the same additions in the same order).
 
-    The former passes wrote one float per housed household, copied it and read it back for
-    the mean, and read the household arrays twice: memory traffic that grew faster than the
-    households once those arrays no longer fitted in the processor's cache.
+    Gathering the commutes into an array as long as the households (and a second pass for
+    the commuting sums) cost page faults on freshly mapped memory and cache misses that
+    grew faster than the households at the largest scales (``benchmarks/README.md``).
     """
     n_h = cell.size
     n = 0
