@@ -20,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 from metrosim import MetroModel, Scenario, metrics
 from metrosim._kernels.measure import grid_pass, household_pass, sparse_sum
 from metrosim._kernels.spatial import separable_environment
+from metrosim._kernels.travel_modes import household_sums
 from metrosim.land import _URBAN_LOOKUP, LandUse
 from metrosim.metrics import segregation, spatial
 from metrosim.metrics.sprawl import _sprawl_cells
@@ -306,14 +307,108 @@ def test_grid_and_household_passes_equal_the_numpy_expressions():
     rent_total = sparse_sum(idx, land.rent[idx] * dw, land.rent.size)
     assert rent_total / float(dw.sum()) == np.average(land.rent, weights=occupied)
 
-    hh = m.households
+    hh, c = m.households, m.commutes
     housed = hh.cell >= 0
-    by_cg, commute = household_pass(hh.cell, hh.group, coc, m.commute, n, 5)
+    by_cg, n_housed, total, *sums = household_pass(
+        hh.cell, hh.group, coc, m.commute, c.mode, c.minutes, c.km, n, 5, 45.0
+    )
     want = np.bincount(
         coc[hh.cell[housed]].astype(np.int64) * 5 + hh.group[housed], minlength=n * 5
     ).reshape(n, 5)
     assert np.array_equal(by_cg, want)
-    assert commute.mean() == m.commute[hh.cell[housed]].mean()
+    assert n_housed == housed.sum()
+    assert total / n_housed == m.commute[hh.cell[housed]].mean()
+    want_sums = household_sums(hh.cell, coc, hh.group, c.mode, c.minutes, c.km, n, 5, 45.0)
+    for a, b in zip(sums, want_sums, strict=True):
+        assert np.array_equal(a, b)
+
+
+def household_pass_numpy(cell, group, coc, commute, mode, minutes, km, n_c, n_g, long_min):
+    """:func:`household_pass` in numpy: per-group and per-commune sums in household order
+    (``np.add.at`` adds in index order, unbuffered), the pairwise sum of the gathered
+    commutes."""
+    housed = cell >= 0
+    by = np.zeros((n_c, n_g), dtype=np.int64)
+    np.add.at(by, (coc[cell[housed]], group[housed]), 1)
+    go = mode >= 0
+    by_g = np.zeros((n_g, 2))
+    np.add.at(by_g[:, 0], group[go], 1.0)
+    np.add.at(by_g[:, 1], group[go], minutes[go])
+    n_long = int(np.count_nonzero(minutes[go] > long_min))
+    com = np.where(housed, coc[np.where(housed, cell, 0)], -1)
+    inc = go & (com >= 0)
+    by_c = np.zeros((n_c, 5))
+    for col, on, w in (
+        (0, inc, np.ones(cell.size)),
+        (1, inc & (mode == 0), np.ones(cell.size)),
+        (2, inc & (mode == 1), np.ones(cell.size)),
+        (3, inc, minutes),
+        (4, inc & (mode == 0), km),
+    ):
+        np.add.at(by_c[:, col], com[on], w[on])
+    return by, int(housed.sum()), commute[cell[housed]].sum(), by_c, by_g, n_long
+
+
+@st.composite
+def household_arrays(draw: st.DrawFn):
+    """Households of a small grid: some unhoused, some without a commute, cells outside the
+    communes, minutes around the long-commute threshold, any number around the pairwise
+    sum's block sizes."""
+    n_cells = draw(st.integers(1, 40))
+    n_c = draw(st.integers(1, 6))
+    n_h = draw(st.one_of(st.integers(0, 300), st.sampled_from([127, 128, 129, 1031, 4099])))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    coc = rng.integers(-1, n_c, n_cells).astype(np.int32)
+    cell = rng.integers(0, n_cells, n_h).astype(np.int32)
+    cell[rng.random(n_h) < draw(st.sampled_from([0.0, 0.1, 0.9]))] = -1
+    # housed households live in the communes (the model's households do)
+    cell[(cell >= 0) & (coc[np.maximum(cell, 0)] < 0)] = -1
+    group = rng.integers(0, 5, n_h).astype(np.int8)
+    mode = rng.integers(-1, 3, n_h).astype(np.int8)
+    minutes = np.where(mode >= 0, rng.uniform(0.0, 90.0, n_h), np.nan)
+    minutes[rng.random(n_h) < 0.1] = 45.0
+    km = np.where(mode >= 0, rng.exponential(8.0, n_h), np.nan)
+    commute = rng.standard_normal(n_cells) * 10.0 ** rng.uniform(-3, 3, n_cells)
+    return cell, group, coc, commute, mode, minutes, km, n_c, 5, 45.0
+
+
+@SETTINGS
+@given(household_arrays())
+def test_household_pass_equals_numpy_and_the_commute_sums(args):
+    got = household_pass(*args)
+    want = household_pass_numpy(*args)
+    assert np.array_equal(got[0], want[0])
+    assert got[1] == want[1]
+    assert got[2] == want[2]  # numpy's pairwise rounding, bit for bit
+    for a, b in zip(got[3:5], want[3:5], strict=True):
+        assert np.array_equal(a, b)
+    assert got[5] == want[5]
+    cell, group, coc, commute, mode, minutes, km, n_c, n_g, long_min = args
+    sums = household_sums(cell, coc, group, mode, minutes, km, n_c, n_g, long_min)
+    for a, b in zip(got[3:], sums, strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 1000, 8191, 8192, 8193, 100_003])
+def test_household_pass_commute_sum_is_numpys_mean(n):
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        n_cells = 500
+        coc = np.zeros(n_cells, dtype=np.int32)
+        cell = rng.integers(0, n_cells, n + n // 3).astype(np.int32)
+        cell[rng.permutation(cell.size)[: n // 3]] = -1  # n housed among them
+        commute = rng.standard_normal(n_cells) * 10.0 ** rng.uniform(-6, 6, n_cells)
+        mode = np.full(cell.size, -1, dtype=np.int8)
+        nan = np.full(cell.size, np.nan)
+        _, n_housed, total, *_ = household_pass(
+            cell, np.zeros(cell.size, np.int8), coc, commute, mode, nan, nan, 1, 5, 45.0
+        )
+        assert n_housed == n
+        gathered = commute[cell[cell >= 0]]
+        assert total == gathered.sum()
+        if n:
+            assert total / n_housed == gathered.mean()
 
 
 # --------------------------------------------------------------------------------------------

@@ -201,6 +201,9 @@ def water_lpcd(land_use: np.ndarray, params) -> np.ndarray:
     )
 
 
+#: A commute longer than this (minutes) counts in ``commute_over_45_min_share``.
+LONG_COMMUTE_MIN = 45.0
+
 #: Per-commune columns added by :func:`measure` (also listed in the model's municipal table).
 MUNICIPAL_COLUMNS = (
     "commuters",
@@ -220,6 +223,7 @@ def measure(
     occ_cells: np.ndarray | None = None,
     counts: np.ndarray | None = None,
     urban: np.ndarray | None = None,
+    commute_sums: tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Travel, air, water and farmland figures of a model's current year (yearly, per commune).
 
@@ -227,7 +231,9 @@ def measure(
     land (farmland). Vehicle-km: two one-way car commutes a working day, of the drawn car
     commuters, scaled to real households. ``occ_cells`` (the occupied cells in ascending
     order), ``counts`` (their households by group, float64) and ``urban`` (the urban mask)
-    are computed when not given.
+    are computed when not given, and so are ``commute_sums``, the sums over the households
+    of :func:`metrosim._kernels.travel_modes.household_sums` (the model takes them from its
+    one pass over the households, :func:`metrosim._kernels.measure.household_pass`).
     """
     s = model.params
     c = model.commutes
@@ -236,9 +242,19 @@ def measure(
     n_c = model.n_communes
     persons = s.household_size * s.scale
     n_g = model.incomes.size
-    by_c, by_g, n_long = k.household_sums(
-        hh.cell, model.commune_of_cell, hh.group, c.mode, c.minutes, c.km, n_c, n_g, 45.0
-    )
+    if commute_sums is None:
+        commute_sums = k.household_sums(
+            hh.cell,
+            model.commune_of_cell,
+            hh.group,
+            c.mode,
+            c.minutes,
+            c.km,
+            n_c,
+            n_g,
+            LONG_COMMUTE_MIN,
+        )
+    by_c, by_g, n_long = commute_sums
     days2 = 2.0 * s.working_days * s.scale
     n_go = by_g[:, 0].sum()
     vkm = float(by_c[:, 4].sum()) * days2

@@ -1244,8 +1244,22 @@ class MetroModel(mesa.Model):
         cells = self._occupied_cells(persons)
         cell_ha = self.grid.cell_area_ha
         n_communes = len(self.city.cut)
-        by_commune_group, hh_commute = household_pass(
-            hh.cell, hh.group, self.commune_of_cell, self.commute, n_communes, N_GROUPS
+        c = self.commutes
+        if c.mode.size != hh.cell.size:
+            raise RuntimeError(
+                f"commutes of {c.mode.size} households for {hh.cell.size} households"
+            )
+        by_commune_group, n_housed, commute_sum, *commute_sums = household_pass(
+            hh.cell,
+            hh.group,
+            self.commune_of_cell,
+            self.commute,
+            c.mode,
+            c.minutes,
+            c.km,
+            n_communes,
+            N_GROUPS,
+            environment.LONG_COMMUTE_MIN,
         )
         hh_commune = by_commune_group.sum(axis=1)
         urban_commune = cells.urban_commune
@@ -1270,7 +1284,7 @@ class MetroModel(mesa.Model):
             "year": self.year,
             "households": len(hh) * s.scale,
             "population": len(hh) * persons,
-            "unhoused_households": int(len(hh) - hh_commute.size) * s.scale,
+            "unhoused_households": int(len(hh) - n_housed) * s.scale,
             "households_formed": self.flows["formed"] * s.scale,
             "households_left": self.flows["left"] * s.scale,
             "urban_area_ha": float(n_urban * cell_ha),
@@ -1287,7 +1301,8 @@ class MetroModel(mesa.Model):
             "movers": self.flows.get("movers", 0) * s.scale,
             "dwellings_built": self.flows.get("built", 0) * s.scale,
             "mean_rent": float(rent_total / float(n_occupied)) if n_occupied else 0.0,
-            "mean_commute_min": float(hh_commute.mean()) if hh_commute.size else float("nan"),
+            # np.mean of the housed households' commutes: their pairwise sum over their number
+            "mean_commute_min": float(commute_sum / n_housed) if n_housed else float("nan"),
         }
         if self._term_start is None:
             self._term_start = (self._commune_coverage(), self.municipal_rent())
@@ -1339,7 +1354,7 @@ class MetroModel(mesa.Model):
         for g in range(N_GROUPS):
             self.municipal[f"pop_q{g + 1}"] = by_commune_group[:, g] * persons
         env_yearly, env_municipal = environment.measure(
-            self, cells.index, cells.counts, cells.urban
+            self, cells.index, cells.counts, cells.urban, tuple(commute_sums)
         )
         self.yearly.update(env_yearly)
         self.municipal.update(env_municipal)

@@ -560,17 +560,127 @@ def new_growth(cells, urban, prev, ny, nx):
 
 
 @njit(cache=True)
-def household_pass(cell, group, commune_of_cell, commute, n_communes, n_groups):
-    """Housed households by commune and group (int64), and the commute of each housed
-    household in household order (to be averaged by numpy)."""
+def _pairwise_descend(f_n, f_stage, top):
+    """Split the range on top of the stack down to its first block (numpy's pairwise tree:
+    halves at a multiple of 8 while longer than 128); return the new top."""
+    while f_n[top - 1] > _PW_BLOCK:
+        t = top - 1
+        m2 = f_n[t] // 2
+        m2 -= m2 % 8
+        f_stage[t] = 1  # left half in progress
+        f_n[top] = m2
+        f_stage[top] = 0
+        top += 1
+    return top
+
+
+@njit(cache=True)
+def _pairwise_next(f_n, f_stage, vals_stack, nv, top):
+    """After a block's sum is pushed and its range popped: add up every finished pair and
+    go down to the next block. Returns ``(nv, top, size of the next block or 0 when the
+    tree is done)``."""
+    while top > 0:
+        t = top - 1
+        if f_stage[t] == 1:
+            m = f_n[t]
+            m2 = m // 2
+            m2 -= m2 % 8
+            f_stage[t] = 2  # right half in progress
+            f_n[top] = m - m2
+            f_stage[top] = 0
+            top = _pairwise_descend(f_n, f_stage, top + 1)
+            return nv, top, f_n[top - 1]
+        right = vals_stack[nv - 1]
+        left = vals_stack[nv - 2]
+        nv -= 1
+        vals_stack[nv - 1] = left + right
+        top -= 1
+    return nv, top, 0
+
+
+@njit(cache=True)
+def household_pass(
+    cell, group, commune_of_cell, commute, mode, minutes, km, n_communes, n_groups, long_min
+):
+    """The year's one pass over the households, with no array as long as the households.
+
+    ``mode`` (0 car, 1 public transport, 2 active, -1 no commute), ``minutes`` and ``km``
+    hold one entry per household.
+
+    Returns
+
+    - the housed households by commune and group (int64);
+    - the number of housed households (``cell >= 0``) and the sum of the commute minutes of
+      their cells, ``np.sum(commute[cell[cell >= 0]])`` (household order, numpy's pairwise
+      rounding) without that array; its mean is the sum over the number, as ``np.mean``
+      computes it;
+    - the commuting sums of :func:`metrosim._kernels.travel_modes.household_sums`, the
+      same floats: by commune (commuters, car, public transport, minutes, car km), by group
+      (commuters, minutes) and the number of commutes over ``long_min`` minutes.
+
+    The pairwise sum walks numpy's tree (as :func:`sparse_sum` does) over the housed
+    households, whose number is counted first: the households fill a block of the tree's
+    size, whose sum is added in when it is full. The mode of a household varies at random
+    from one household to the next, so it picks a column of the per-commune sums instead
+    of a branch (each column receives the same additions in the same order).
+
+    Gathering the commutes into an array as long as the households (and a second pass for
+    the commuting sums) cost page faults on freshly mapped memory and cache misses that
+    grew faster than the households at the largest scales (``benchmarks/README.md``).
+    """
+    n_h = cell.size
+    n = 0
+    for h in range(n_h):
+        if cell[h] >= 0:
+            n += 1
     by = np.zeros((n_communes, n_groups), dtype=np.int64)
-    out = np.empty(cell.size)
-    k = 0
-    for h in range(cell.size):
+    acc = np.zeros((n_communes, 8))  # commuters, by mode (3), minutes, km by mode (3)
+    by_g = np.zeros((n_groups, 2))
+    n_long = 0
+    buf = np.empty(_PW_BLOCK)
+    depth = 64  # the tree of an array of 2**63 elements is shallower
+    f_n = np.empty(depth, dtype=np.int64)
+    f_stage = np.empty(depth, dtype=np.int64)
+    vals_stack = np.empty(depth + 1)
+    nv = 0
+    top = 0
+    block = 0
+    if n > 0:
+        f_n[0] = n
+        f_stage[0] = 0
+        top = _pairwise_descend(f_n, f_stage, 1)
+        block = f_n[top - 1]
+    f = 0
+    for h in range(n_h):
         c = cell[h]
-        if c < 0:
-            continue
-        by[commune_of_cell[c], group[h]] += 1
-        out[k] = commute[c]
-        k += 1
-    return by, out[:k].copy()
+        g = group[h]
+        mo = mode[h]
+        com = commune_of_cell[c] if c >= 0 else -1
+        if mo >= 0:
+            tm = minutes[h]
+            n_long += 1 if tm > long_min else 0
+            by_g[g, 0] += 1.0
+            by_g[g, 1] += tm
+            if com >= 0:
+                acc[com, 0] += 1.0
+                acc[com, 1 + mo] += 1.0
+                acc[com, 4] += tm
+                acc[com, 5 + mo] += km[h]
+        if c >= 0:
+            by[com, g] += 1
+            buf[f] = commute[c]
+            f += 1
+            if f == block:
+                vals_stack[nv] = _block_sum(buf, block)
+                nv += 1
+                nv, top, block = _pairwise_next(f_n, f_stage, vals_stack, nv, top - 1)
+                f = 0
+    total = 0.0 + vals_stack[0] if n > 0 else 0.0
+    by_c = np.empty((n_communes, 5))
+    for k in range(n_communes):
+        by_c[k, 0] = acc[k, 0]
+        by_c[k, 1] = acc[k, 1]
+        by_c[k, 2] = acc[k, 2]
+        by_c[k, 3] = acc[k, 4]
+        by_c[k, 4] = acc[k, 5]
+    return by, n, total, by_c, by_g, n_long
