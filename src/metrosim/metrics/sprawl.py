@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage
 
 from metrosim.metrics import _validate as v
 
@@ -82,6 +81,8 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     edge. Labelling the background once is much faster on a large grid than the iterative
     dilation from the edge that ``binary_fill_holes`` performs.
     """
+    from scipy import ndimage  # here: the model's own path (_sprawl_cells) does not need it
+
     lab, n = ndimage.label(~mask)
     if n == 0:
         return mask.copy()
@@ -202,6 +203,8 @@ def sprawl_metrics(
     >>> m.new_urban_ha, m.new_outside_footprint_share, m.leapfrog_share
     (1.0, 1.0, 1.0)
     """
+    from scipy import ndimage  # here: the model's own path (_sprawl_cells) does not need it
+
     u = v.mask("urban", urban)
     size = v.positive("cell_size_m", cell_size_m)
     cell_ha = size * size / 10_000.0
