@@ -14,10 +14,11 @@ draws the same stream as NumPy and advances the caller's generator).
 
 Performance notes (hot path = ``relocate``): the Fenwick tree covers only "sites" (cells with
 capacity > 0), is int32 and padded to a power of two so the descent needs no bounds test and
-compiles to conditional moves; the ``n_alt`` descents of one mover run six at a time, level by
-level in registers, so their memory reads overlap; logit weights ``exp(V - max_c V)`` are
-tabulated once per call per (site, group), so a sampled alternative costs one table read (issued
-as soon as its descent ends) and no ``exp``; the upper levels of the tree are descended on an
+compiles to conditional moves; the ``n_alt`` descents of one mover run all together, level by
+level (:func:`sample_weights`), so their memory reads overlap (reference draws:
+:func:`fenwick_sample`, six at a time in registers); logit weights ``exp(V - max_c V)`` are
+tabulated once per call per (site, group), so a sampled alternative costs one table read and
+no ``exp``; the upper levels of the tree are descended on an
 L1-sized copy (:func:`coarse_tree`); :func:`move_year` builds the tables once for both steps;
 a PCG64 stream is stepped inline (:mod:`metrosim._kernels.pcg`).
 """
