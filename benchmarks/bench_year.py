@@ -4,6 +4,8 @@ Usage: .venv/bin/python benchmarks/bench_year.py [--scale 10] [--cell-size 250] 
     [--json PATH]
 
 ``--json`` also writes the figures to PATH (``benchmarks/plot_scaling.py`` reads them).
+The numba thread count is printed: set ``NUMBA_NUM_THREADS=1`` (and ``OPENBLAS_NUM_THREADS=1``)
+for one-core figures; only the commute surface and the distance transform run in parallel.
 
 Prints figures; never used as a timed test. The first year includes numba compilation unless
 the cache is warm, so it is reported apart.
@@ -14,6 +16,7 @@ import json
 import resource
 import time
 
+import numba
 import numpy as np
 
 from metrosim import MetroModel, Scenario
@@ -41,7 +44,10 @@ def main() -> None:
     n_cells = m.grid.commune.size
     land_bytes = sum(v.nbytes for v in vars(m.land).values() if isinstance(v, np.ndarray))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"scale {a.scale}, {a.cell_size:g} m cells: {n_hh:,} households, {n_cells:,} cells")
+    print(
+        f"scale {a.scale}, {a.cell_size:g} m cells: {n_hh:,} households, {n_cells:,} cells; "
+        f"numba threads {numba.get_num_threads()}"
+    )
     print(f"init {t_init:.2f} s; first year (incl. any compilation) {first:.2f} s")
     print(f"per year over {a.years} years: {per_year * 1000:.0f} ms")
     for phase, sec in sorted(m.timings.items(), key=lambda kv: -kv[1]):
@@ -57,6 +63,7 @@ def main() -> None:
             "cell_size_m": a.cell_size,
             "households": n_hh,
             "cells": n_cells,
+            "numba_threads": numba.get_num_threads(),
             "init_s": t_init,
             "first_year_s": first,
             "per_year_s": per_year,
