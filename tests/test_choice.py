@@ -179,9 +179,9 @@ def test_fenwick_sample_is_find_of_floor_u_times_total():
     m=st.integers(1, 20),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_six_lane_sampling_is_one_find_per_draw(weights, m, seed):
-    """fenwick_sample and sample_weights (six descents side by side, dummy lanes for a last
-    partial group) draw exactly what one fenwick_find of floor(U * total) per draw gives."""
+def test_descents_together_are_one_find_per_draw(weights, m, seed):
+    """fenwick_sample and sample_weights (all descents of a call together, level by level)
+    draw exactly what one fenwick_find of floor(U * total) per draw gives."""
     w = np.array(weights, dtype=np.int32)
     total = int(w.sum())
     if total == 0:
@@ -197,8 +197,7 @@ def test_six_lane_sampling_is_one_find_per_draw(weights, m, seed):
     np.testing.assert_array_equal(out, expected)
     assert rng.bit_generator.state == _advanced(seed, m)
     table = np.random.default_rng(seed + 1).random((w.size, 3))
-    padded = (m + 5) // 6 * 6
-    sites, xs = np.empty(padded, dtype=np.int64), np.empty(padded)
+    sites, xs = np.empty(m, dtype=np.int64), np.empty(m)
     rng = np.random.default_rng(seed)
     coarse, bits = K.coarse_tree(tree)
     np.testing.assert_array_equal(coarse, tree[:: 1 << bits])
@@ -235,8 +234,7 @@ def test_coarse_tree_follows_updates_and_descents(weights, updates, seed):
         return
     m = 13
     u = np.random.default_rng(seed).random(m)
-    padded = (m + 5) // 6 * 6
-    sites, xs = np.empty(padded, dtype=np.int64), np.empty(padded)
+    sites, xs = np.empty(m, dtype=np.int64), np.empty(m)
     table = np.zeros((w.size, 1))
     units = np.empty(m, dtype=np.uint64)
     rng = np.random.default_rng(seed)

@@ -15,8 +15,7 @@ draws the same stream as NumPy and advances the caller's generator).
 Performance notes (hot path = ``relocate``): the Fenwick tree covers only "sites" (cells with
 capacity > 0), is int32 and padded to a power of two so the descent needs no bounds test and
 compiles to conditional moves; the ``n_alt`` descents of one mover run all together, level by
-level (:func:`sample_weights`), so their memory reads overlap (reference draws:
-:func:`fenwick_sample`, six at a time in registers); logit weights ``exp(V - max_c V)`` are
+level (:func:`descend`), so their memory reads overlap; logit weights ``exp(V - max_c V)`` are
 tabulated once per call per (site, group), so a sampled alternative costs one table read and
 no ``exp``; the upper levels of the tree are descended on an
 L1-sized copy (:func:`coarse_tree`); :func:`move_year` builds the tables once for both steps;
@@ -129,113 +128,18 @@ def fenwick_add2(tree, coarse, bits, i, delta):
 
 
 @njit(cache=True)
-def descend6(coarse, tree, bits, r0, r1, r2, r3, r4, r5):
-    """:func:`fenwick_find` of six units (uint64) side by side; returns six uint64 indices.
+def descend(coarse, tree, bits, units, sites, m):
+    """:func:`fenwick_find` of ``units[:m]`` (uint64) into ``sites[:m]``, all m together.
 
-    The six descents advance level by level in registers (unsigned, so the indexing needs no
-    wraparound test): each level's six reads are independent and overlap. Upper levels on
-    ``coarse``, the last ``bits`` ones on ``tree`` (pass ``tree, tree, 0`` for one tree).
-    """
-    one = np.uint64(1)
-    zero = np.uint64(0)
-    p0 = p1 = p2 = p3 = p4 = p5 = zero
-    for phase in range(2):
-        if phase == 0:
-            t = coarse
-            step = np.uint64((coarse.size - 1) >> 1)
-        else:
-            t = tree
-            b = np.uint64(bits)
-            p0 <<= b
-            p1 <<= b
-            p2 <<= b
-            p3 <<= b
-            p4 <<= b
-            p5 <<= b
-            step = np.uint64((1 << bits) >> 1)
-        while step > zero:
-            t0 = np.uint64(t[p0 + step])
-            t1 = np.uint64(t[p1 + step])
-            t2 = np.uint64(t[p2 + step])
-            t3 = np.uint64(t[p3 + step])
-            t4 = np.uint64(t[p4 + step])
-            t5 = np.uint64(t[p5 + step])
-            k0 = t0 <= r0
-            k1 = t1 <= r1
-            k2 = t2 <= r2
-            k3 = t3 <= r3
-            k4 = t4 <= r4
-            k5 = t5 <= r5
-            p0 = p0 + step if k0 else p0
-            r0 = r0 - t0 if k0 else r0
-            p1 = p1 + step if k1 else p1
-            r1 = r1 - t1 if k1 else r1
-            p2 = p2 + step if k2 else p2
-            r2 = r2 - t2 if k2 else r2
-            p3 = p3 + step if k3 else p3
-            r3 = r3 - t3 if k3 else r3
-            p4 = p4 + step if k4 else p4
-            r4 = r4 - t4 if k4 else r4
-            p5 = p5 + step if k5 else p5
-            r5 = r5 - t5 if k5 else r5
-            step >>= one
-    return p0, p1, p2, p3, p4, p5
-
-
-@njit(cache=True)
-def draw_units6(rng, total, j, m):
-    """Units floor(U * total) for draws j..j+5, as uint64; those at or past m are 0, not drawn."""
-    zero = np.uint64(0)
-    r0 = np.uint64(uniform(rng) * total)
-    r1 = np.uint64(uniform(rng) * total) if j + 1 < m else zero
-    r2 = np.uint64(uniform(rng) * total) if j + 2 < m else zero
-    r3 = np.uint64(uniform(rng) * total) if j + 3 < m else zero
-    r4 = np.uint64(uniform(rng) * total) if j + 4 < m else zero
-    r5 = np.uint64(uniform(rng) * total) if j + 5 < m else zero
-    return r0, r1, r2, r3, r4, r5
-
-
-@njit(cache=True)
-def fenwick_sample(tree, total, rng, out):
-    """Fill ``out`` with the indices of ``out.size`` units drawn uniformly with replacement.
-
-    Unit k = floor(U * total) with U = rng.random() (one draw per unit, in order; relative
-    bias <= total / 2**53), then the index holding it, so index i is drawn with probability
-    weights[i] / total; total > 0. Descents run six at a time (:func:`descend6`).
-    """
-    m = out.size
-    for j in range(0, m, 6):
-        r0, r1, r2, r3, r4, r5 = draw_units6(rng, total, j, m)
-        p0, p1, p2, p3, p4, p5 = descend6(tree, tree, 0, r0, r1, r2, r3, r4, r5)
-        out[j] = p0
-        if j + 1 < m:
-            out[j + 1] = p1
-        if j + 2 < m:
-            out[j + 2] = p2
-        if j + 3 < m:
-            out[j + 3] = p3
-        if j + 4 < m:
-            out[j + 4] = p4
-        if j + 5 < m:
-            out[j + 5] = p5
-
-
-@njit(cache=True)
-def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x, units):
-    """:func:`fenwick_sample` of m sites into ``sites[:m]``, and x[j] = w[sites[j], g].
-
-    The same draws, in the same order, as ``fenwick_sample`` (unit j = floor(U_j * total)),
-    then all m descents level by level: each level's m reads are independent, so the
+    The descents advance level by level: each level's m reads are independent, so the
     processor overlaps their cache misses (the lower levels of a large tree miss the L2
-    cache; six descents side by side overlapped six). Upper levels on the
-    :func:`coarse_tree`, the last ``bits`` ones on ``tree``; the weights are read once the
-    sites are known. ``sites``, ``x`` and the uint64 scratch ``units`` hold at least m
-    entries; total > 0.
+    cache). Unsigned indices, so the indexing needs no wraparound test. Upper levels on
+    ``coarse`` (a :func:`coarse_tree`), the last ``bits`` ones on ``tree`` (pass
+    ``tree, tree, 0`` for one tree). ``units`` is consumed (left holding the remainders).
     """
     one = np.uint64(1)
     zero = np.uint64(0)
     for j in range(m):
-        units[j] = np.uint64(uniform(rng) * total)
         sites[j] = 0
     for phase in range(2):
         if phase == 0:
@@ -256,6 +160,34 @@ def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x, units):
                 sites[j] = np.int64(p + step if k else p)
                 units[j] = r - tj if k else r
             step >>= one
+
+
+@njit(cache=True)
+def fenwick_sample(tree, total, rng, out):
+    """Fill ``out`` with the indices of ``out.size`` units drawn uniformly with replacement.
+
+    Unit k = floor(U * total) with U = rng.random() (one draw per unit, in order; relative
+    bias <= total / 2**53), then the index holding it, so index i is drawn with probability
+    weights[i] / total; total > 0. The descents run together (:func:`descend`).
+    """
+    m = out.size
+    units = np.empty(m, dtype=np.uint64)
+    for j in range(m):
+        units[j] = np.uint64(uniform(rng) * total)
+    descend(tree, tree, 0, units, out, m)
+
+
+@njit(cache=True)
+def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x, units):
+    """:func:`fenwick_sample` of m sites into ``sites[:m]``, and x[j] = w[sites[j], g].
+
+    The same draws, in the same order, as ``fenwick_sample``; the upper levels are descended
+    on the :func:`coarse_tree`, and the weights are read once the sites are known.
+    ``sites``, ``x`` and the uint64 scratch ``units`` hold at least m entries; total > 0.
+    """
+    for j in range(m):
+        units[j] = np.uint64(uniform(rng) * total)
+    descend(coarse, tree, bits, units, sites, m)
     for j in range(m):
         x[j] = w[sites[j], g]
 
