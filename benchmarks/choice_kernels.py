@@ -5,10 +5,12 @@ itself and adds the mover's current dwelling. To compare with UDST ``choicemodel
 *same* sampled alternatives (choosers without a dwelling), these variants take them as an array
 or draw them the way ``choicemodels`` does, and otherwise reuse the project's kernel pieces
 unchanged: ``weight_table`` (logit weights ``exp(V - max V)`` per alternative and group, -1 if
-unaffordable), ``logit_pick``, and the Fenwick tree of vacant dwellings (``fenwick_sample``,
-``fenwick_add``). Affordability is the project's: an alternative whose rent exceeds
+unaffordable), ``logit_pick``, and the Fenwick tree of vacant dwellings (``sample_weights``,
+``fenwick_add2``). Affordability is the project's: an alternative whose rent exceeds
 ``coefs[5] * income`` has probability 0; a chooser with no affordable alternative stays
-unplaced (choice -1).
+unplaced (choice -1). Random draws go through ``metrosim._kernels.pcg`` as in the model: with a
+PCG64 stream (``metrosim.choice._drawing``) they are stepped inline, with a Generator they are
+NumPy's.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import numpy as np
 from numba import njit
 
 from metrosim._kernels.choice import (
-    fenwick_add,
+    coarse_tree,
+    fenwick_add2,
     fenwick_build,
-    fenwick_sample,
     fenwick_size,
     logit_pick,
+    sample_weights,
     weight_table,
 )
+from metrosim._kernels.pcg import shuffle, uniform
 
 
 def weights(rent, commute, service, green, mix, income, coefs):
@@ -58,22 +62,24 @@ def choose_unconstrained(group, w, k, rng):
     n = group.size
     n_alts = w.shape[0]
     choice = np.full(n, -1, dtype=np.int64)
+    sites = np.empty(k, dtype=np.int64)
     cand = np.empty(k, dtype=np.int64)
     val = np.empty(k)
     for i in range(n):
         g = group[i]
         m = 0
         s = 0.0
-        for _ in range(k):
-            c = np.int64(rng.random() * n_alts)
-            x = w[c, g]
-            if x >= 0.0:
-                cand[m] = c
-                val[m] = x
-                s += x
-                m += 1
+        for j in range(k):  # draws first, then the weights: independent reads that overlap
+            sites[j] = np.int64(uniform(rng) * n_alts)
+        for j in range(k):  # keep the affordable ones (x >= 0) without branches
+            x = w[sites[j], g]
+            ok = x >= 0.0
+            cand[m] = sites[j]
+            val[m] = x
+            s += x if ok else 0.0
+            m += ok
         if m > 0:
-            choice[i] = cand[logit_pick(val, m, s, rng.random())]
+            choice[i] = cand[logit_pick(val, m, s, uniform(rng))]
     return choice
 
 
@@ -93,10 +99,11 @@ def choose_constrained_uniform(group, w, capacity, k, rng):
             where[c] = n_alive
             n_alive += 1
     choice = np.full(n, -1, dtype=np.int64)
+    sites = np.empty(k, dtype=np.int64)
     cand = np.empty(k, dtype=np.int64)
     val = np.empty(k)
     order = np.arange(n)
-    rng.shuffle(order)
+    shuffle(rng, order)
     for t in range(n):
         if n_alive == 0:
             break
@@ -104,17 +111,18 @@ def choose_constrained_uniform(group, w, capacity, k, rng):
         g = group[i]
         m = 0
         s = 0.0
-        for _ in range(k):
-            c = alive[np.int64(rng.random() * n_alive)]
-            x = w[c, g]
-            if x >= 0.0:
-                cand[m] = c
-                val[m] = x
-                s += x
-                m += 1
+        for j in range(k):  # draws first, then the weights: independent reads that overlap
+            sites[j] = alive[np.int64(uniform(rng) * n_alive)]
+        for j in range(k):  # keep the affordable ones (x >= 0) without branches
+            x = w[sites[j], g]
+            ok = x >= 0.0
+            cand[m] = sites[j]
+            val[m] = x
+            s += x if ok else 0.0
+            m += ok
         if m == 0:
             continue
-        c = cand[logit_pick(val, m, s, rng.random())]
+        c = cand[logit_pick(val, m, s, uniform(rng))]
         choice[i] = c
         left[c] -= 1
         if left[c] == 0:
@@ -129,38 +137,43 @@ def choose_constrained_uniform(group, w, capacity, k, rng):
 
 @njit(cache=True)
 def choose_constrained_fenwick(group, w, capacity, k, rng):
-    """As the project's ``relocate``: k draws uniform over the dwellings left (Fenwick tree)."""
+    """As the project's ``relocate``: k draws uniform over the dwellings left (Fenwick tree),
+    with its sampling (``sample_weights`` on the tree and its ``coarse_tree``) and updates
+    (``fenwick_add2``)."""
     n = group.size
     tree = np.empty(fenwick_size(capacity.size), dtype=np.int32)
     fenwick_build(capacity.astype(np.int32), tree)
+    coarse, bits = coarse_tree(tree)
     total = np.int64(0)
     for c in range(capacity.size):
         total += capacity[c]
     choice = np.full(n, -1, dtype=np.int64)
     sites = np.empty(k, dtype=np.int64)
+    xs = np.empty(k)
+    units = np.empty(k, dtype=np.uint64)
     cand = np.empty(k, dtype=np.int64)
     val = np.empty(k)
     order = np.arange(n)
-    rng.shuffle(order)
+    shuffle(rng, order)
     for t in range(n):
         if total == 0:
             break
         i = order[t]
         g = group[i]
-        fenwick_sample(tree, total, rng, sites)
+        sample_weights(coarse, tree, bits, total, rng, k, w, g, sites, xs, units)
         m = 0
         s = 0.0
-        for j in range(k):
-            x = w[sites[j], g]
-            if x >= 0.0:
-                cand[m] = sites[j]
-                val[m] = x
-                s += x
-                m += 1
+        for j in range(k):  # keep the affordable ones (x >= 0) without branches
+            x = xs[j]
+            ok = x >= 0.0
+            cand[m] = sites[j]
+            val[m] = x
+            s += x if ok else 0.0
+            m += ok
         if m == 0:
             continue
-        c = cand[logit_pick(val, m, s, rng.random())]
+        c = cand[logit_pick(val, m, s, uniform(rng))]
         choice[i] = c
-        fenwick_add(tree, c, -1)
+        fenwick_add2(tree, coarse, bits, c, -1)
         total -= 1
     return choice
