@@ -57,6 +57,23 @@ def logit_probabilities(alt_ids, group, w):
 
 
 @njit(cache=True)
+def keep_affordable(sites, w, g, k, cand, val):
+    """The sampled ``sites[:k]`` whose weight for group g is >= 0 (affordable) into
+    ``cand``/``val``, without branches (as ``relocate`` does); returns (their count, weight sum).
+    The k weights are read after all k sites are known, so the reads overlap."""
+    m = 0
+    s = 0.0
+    for j in range(k):
+        x = w[sites[j], g]
+        ok = x >= 0.0
+        cand[m] = sites[j]
+        val[m] = x
+        s += x if ok else 0.0
+        m += ok
+    return m, s
+
+
+@njit(cache=True)
 def choose_unconstrained(group, w, k, rng):
     """Sampling (k uniform, with replacement) + probabilities + choice, for every chooser."""
     n = group.size
@@ -66,18 +83,9 @@ def choose_unconstrained(group, w, k, rng):
     cand = np.empty(k, dtype=np.int64)
     val = np.empty(k)
     for i in range(n):
-        g = group[i]
-        m = 0
-        s = 0.0
-        for j in range(k):  # draws first, then the weights: independent reads that overlap
+        for j in range(k):
             sites[j] = np.int64(uniform(rng) * n_alts)
-        for j in range(k):  # keep the affordable ones (x >= 0) without branches
-            x = w[sites[j], g]
-            ok = x >= 0.0
-            cand[m] = sites[j]
-            val[m] = x
-            s += x if ok else 0.0
-            m += ok
+        m, s = keep_affordable(sites, w, group[i], k, cand, val)
         if m > 0:
             choice[i] = cand[logit_pick(val, m, s, uniform(rng))]
     return choice
@@ -108,18 +116,9 @@ def choose_constrained_uniform(group, w, capacity, k, rng):
         if n_alive == 0:
             break
         i = order[t]
-        g = group[i]
-        m = 0
-        s = 0.0
-        for j in range(k):  # draws first, then the weights: independent reads that overlap
+        for j in range(k):
             sites[j] = alive[np.int64(uniform(rng) * n_alive)]
-        for j in range(k):  # keep the affordable ones (x >= 0) without branches
-            x = w[sites[j], g]
-            ok = x >= 0.0
-            cand[m] = sites[j]
-            val[m] = x
-            s += x if ok else 0.0
-            m += ok
+        m, s = keep_affordable(sites, w, group[i], k, cand, val)
         if m == 0:
             continue
         c = cand[logit_pick(val, m, s, uniform(rng))]
@@ -161,15 +160,7 @@ def choose_constrained_fenwick(group, w, capacity, k, rng):
         i = order[t]
         g = group[i]
         sample_weights(coarse, tree, bits, total, rng, k, w, g, sites, xs, units)
-        m = 0
-        s = 0.0
-        for j in range(k):  # keep the affordable ones (x >= 0) without branches
-            x = xs[j]
-            ok = x >= 0.0
-            cand[m] = sites[j]
-            val[m] = x
-            s += x if ok else 0.0
-            m += ok
+        m, s = keep_affordable(sites, w, g, k, cand, val)  # weights just read: cache hits
         if m == 0:
             continue
         c = cand[logit_pick(val, m, s, uniform(rng))]
