@@ -78,6 +78,15 @@ def corridor_band(
     diamond of offsets around each line cell, so it costs the line's length times the
     diamond's size instead of ``band_cells`` passes over the whole grid.
 
+    Parameters
+    ----------
+    shape : tuple of int
+        The grid's (ny, nx).
+    line : ndarray of int
+        Flat indices of the corridor's cells (at least one, inside the grid).
+    band_cells : int
+        Half-width of the band in rook steps (>= 0; 0 gives the line itself).
+
     Returns
     -------
     rows, cols : slice
