@@ -23,7 +23,7 @@ mix of the neighbourhood, capacity in dwellings) and coefficients (``Scenario()`
    ``choose_unconstrained``) and capacity-constrained (``iterative_lottery_choices`` with the
    alternatives' capacity against ``choose_constrained_uniform``, which samples as
    ``choicemodels`` does, uniformly among alternatives with capacity left; the project's own
-   rule, uniform over the dwellings left with the Fenwick tree of ``relocate``, is timed too).
+   rule, uniform over the dwellings left with the vacancy list of ``relocate``, is timed too).
    The project's times include its weight table.
    ``choicemodels`` tables above ``--batch`` choosers are built in chooser batches (the
    library's ``chooser_batch_size``; one table of 10^8 rows does not fit in memory).
@@ -44,8 +44,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.choice_kernels import (
-    choose_constrained_fenwick,
     choose_constrained_uniform,
+    choose_constrained_units,
     choose_unconstrained,
     logit_probabilities,
     weights,
@@ -187,7 +187,7 @@ def time_kernels(x: dict, k: int, seed: int, repeats: int = 3) -> dict:
     for name, fn, extra in (
         ("unconstrained", choose_unconstrained, ()),
         ("constrained", choose_constrained_uniform, (x["capacity"],)),
-        ("constrained, Fenwick", choose_constrained_fenwick, (x["capacity"],)),
+        ("constrained, dwellings", choose_constrained_units, (x["capacity"],)),
     ):
         best = np.inf
         for _ in range(repeats):
@@ -239,7 +239,7 @@ def main() -> None:
         print(f"{'':<22} {'choicemodels s':>14} {'project s':>10} {'ratio':>8}")
         print(f"{'unconstrained':<22} {cm_free:>14.2f} {ours['unconstrained'][0]:>10.3f} "
               f"{cm_free / ours['unconstrained'][0]:>7.0f}x")  # fmt: skip
-        for name in ("constrained", "constrained, Fenwick"):
+        for name in ("constrained", "constrained, dwellings"):
             t, placed = ours[name]
             print(f"{name:<22} {cm_cap:>14.2f} {t:>10.3f} {cm_cap / t:>7.0f}x"
                   f"   placed: choicemodels {cm_placed:,}, project {placed:,}")  # fmt: skip

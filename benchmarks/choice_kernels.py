@@ -5,8 +5,8 @@ itself and adds the mover's current dwelling. To compare with UDST ``choicemodel
 *same* sampled alternatives (choosers without a dwelling), these variants take them as an array
 or draw them the way ``choicemodels`` does, and otherwise reuse the project's kernel pieces
 unchanged: ``weight_table`` (logit weights ``exp(V - max V)`` per alternative and group, -1 if
-unaffordable), ``logit_pick``, and the Fenwick tree of vacant dwellings (``sample_weights``,
-``fenwick_add2``). Affordability is the project's: an alternative whose rent exceeds
+unaffordable), ``logit_pick``, and the list of vacant dwellings (``vacancy_list``,
+``draw_units``, ``take_unit``). Affordability is the project's: an alternative whose rent exceeds
 ``coefs[5] * income`` has probability 0; a chooser with no affordable alternative stays
 unplaced (choice -1). Random draws go through ``metrosim._kernels.pcg`` as in the model: with a
 PCG64 stream (``metrosim.choice._drawing``) they are stepped inline, with a Generator they are
@@ -19,12 +19,10 @@ import numpy as np
 from numba import njit
 
 from metrosim._kernels.choice import (
-    coarse_tree,
-    fenwick_add2,
-    fenwick_build,
-    fenwick_size,
+    draw_units,
     logit_pick,
-    sample_weights,
+    take_unit,
+    vacancy_list,
     weight_table,
 )
 from metrosim._kernels.pcg import shuffle, uniform
@@ -135,22 +133,15 @@ def choose_constrained_uniform(group, w, capacity, k, rng):
 
 
 @njit(cache=True)
-def choose_constrained_fenwick(group, w, capacity, k, rng):
-    """As the project's ``relocate``: k draws uniform over the dwellings left (Fenwick tree),
-    with its sampling (``sample_weights`` on the tree and its ``coarse_tree``) and updates
-    (``fenwick_add2``)."""
+def choose_constrained_units(group, w, capacity, k, rng):
+    """As the project's ``relocate``: k draws uniform over the dwellings left, from the list
+    with one entry per dwelling (``vacancy_list``, ``draw_units``, ``take_unit``)."""
     n = group.size
-    tree = np.empty(fenwick_size(capacity.size), dtype=np.int32)
-    fenwick_build(capacity.astype(np.int32), tree)
-    coarse, bits = coarse_tree(tree)
-    total = np.int64(0)
-    for c in range(capacity.size):
-        total += capacity[c]
+    sites = np.arange(capacity.size, dtype=np.int32)
+    units, total = vacancy_list(sites, capacity, np.zeros((capacity.size, 1), dtype=np.int32))
     choice = np.full(n, -1, dtype=np.int64)
-    sites = np.empty(k, dtype=np.int64)
-    xs = np.empty(k)
-    units = np.empty(k, dtype=np.uint64)
-    cand = np.empty(k, dtype=np.int64)
+    pos = np.empty(k, dtype=np.int64)
+    cpos = np.empty(k, dtype=np.int64)
     val = np.empty(k)
     order = np.arange(n)
     shuffle(rng, order)
@@ -159,12 +150,19 @@ def choose_constrained_fenwick(group, w, capacity, k, rng):
             break
         i = order[t]
         g = group[i]
-        sample_weights(coarse, tree, bits, total, rng, k, w, g, sites, xs, units)
-        m, s = keep_affordable(sites, w, g, k, cand, val)  # weights just read: cache hits
+        draw_units(total, rng, k, pos)
+        m = 0
+        s = 0.0
+        for j in range(k):  # the affordable ones, without branches (as relocate does)
+            x = w[units[pos[j]], g]
+            ok = x >= 0.0
+            cpos[m] = pos[j]
+            val[m] = x
+            s += x if ok else 0.0
+            m += ok
         if m == 0:
             continue
-        c = cand[logit_pick(val, m, s, uniform(rng))]
-        choice[i] = c
-        fenwick_add2(tree, coarse, bits, c, -1)
-        total -= 1
+        p = cpos[logit_pick(val, m, s, uniform(rng))]
+        choice[i] = units[p]
+        total = take_unit(units, total, p)
     return choice

@@ -1,4 +1,4 @@
-"""Relocation kernels (metrosim.choice): Fenwick tree, logit shares, invariants, determinism."""
+"""Relocation kernels (metrosim.choice): vacancy list, logit shares, invariants, determinism."""
 
 import itertools
 
@@ -124,122 +124,89 @@ def chi2_pvalue(counts, probs):
     return stats.chisquare(counts[keep], expected).pvalue
 
 
-# ----------------------------------------------------------------------------- Fenwick
+# ----------------------------------------------------------------------------- vacancy list
+
+
+def _list_of(vacant):
+    """vacancy_list of a world whose sites hold ``vacant`` vacant dwellings (2 groups)."""
+    vac = np.asarray(vacant, dtype=np.int32)
+    site_cell = np.arange(vac.size, dtype=np.int32) * 2  # sites are every other cell
+    capacity = np.zeros(2 * vac.size, dtype=np.int32)
+    occ = np.zeros((2 * vac.size, 2), dtype=np.int32)
+    occ[site_cell, 0] = np.arange(vac.size) % 3  # occupied dwellings are not listed
+    occ[site_cell, 1] = np.arange(vac.size) % 2
+    capacity[site_cell] = vac + occ[site_cell].sum(axis=1)
+    return K.vacancy_list(site_cell, capacity, occ)
 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    weights=st.lists(st.integers(0, 50), min_size=1, max_size=70),
-    updates=st.lists(st.tuples(st.integers(0, 69), st.integers(-3, 3)), max_size=40),
-)
-def test_fenwick_prefix_find_and_updates_match_brute_force(weights, updates):
-    w = np.array(weights, dtype=np.int32)
-    tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
-    K.fenwick_build(w, tree)
-    for i, delta in updates:
-        i %= w.size
-        delta = max(delta, -int(w[i]))  # weights stay >= 0
-        w[i] += delta
-        K.fenwick_add(tree, i, delta)
-    cum = np.concatenate([[0], np.cumsum(w, dtype=np.int64)])
-    for i in range(w.size + 1):
-        assert K.fenwick_prefix(tree, i) == cum[i]
-    for k in range(int(cum[-1])):
-        assert K.fenwick_find(tree, k) == np.searchsorted(cum[1:], k, side="right")
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_fenwick_sampling_frequencies_proportional_to_weights(seed):
-    rng = np.random.default_rng(seed)
-    w = rng.integers(0, 20, 37).astype(np.int32)
-    w[[0, 5, 36]] = 0  # empty cells, including the first and the last, are never drawn
-    tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
-    K.fenwick_build(w, tree)
-    total = int(w.sum())
-    out = np.empty(20_000, dtype=np.int64)
-    K.fenwick_sample(tree, total, rng, out)
-    counts = np.bincount(out, minlength=w.size)
-    assert chi2_pvalue(counts, w / total) > ALPHA
-
-
-def test_fenwick_sample_is_find_of_floor_u_times_total():
-    w = np.array([3, 0, 5, 1, 0, 0, 7], dtype=np.int32)
-    tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
-    K.fenwick_build(w, tree)
-    out = np.empty(50, dtype=np.int64)
-    K.fenwick_sample(tree, 16, np.random.default_rng(3), out)
-    u = np.random.default_rng(3).random(50)
-    expected = np.searchsorted(np.cumsum(w), np.floor(u * 16), side="right")
-    np.testing.assert_array_equal(out, expected)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    weights=st.lists(st.integers(0, 9), min_size=1, max_size=80),
+    vacant=st.lists(st.integers(0, 9), min_size=1, max_size=80),
     m=st.integers(1, 20),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_descents_together_are_one_find_per_draw(weights, m, seed):
-    """fenwick_sample and sample_weights (all descents of a call together, level by level)
-    draw exactly what one fenwick_find of floor(U * total) per draw gives."""
-    w = np.array(weights, dtype=np.int32)
-    total = int(w.sum())
-    if total == 0:
-        w[0] = 1
-        total = 1
-    tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
-    K.fenwick_build(w, tree)
-    u = np.random.default_rng(seed).random(m)
-    expected = [K.fenwick_find(tree, int(x * total)) for x in u]
-    out = np.empty(m, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    K.fenwick_sample(tree, total, rng, out)
-    np.testing.assert_array_equal(out, expected)
-    assert rng.bit_generator.state == _advanced(seed, m)
-    table = np.random.default_rng(seed + 1).random((w.size, 3))
-    sites, xs = np.empty(m, dtype=np.int64), np.empty(m)
-    rng = np.random.default_rng(seed)
-    coarse, bits = K.coarse_tree(tree)
-    np.testing.assert_array_equal(coarse, tree[:: 1 << bits])
-    K.sample_weights(coarse, tree, bits, total, rng, m, table, 2, sites, xs, np.empty(m, np.uint64))
-    np.testing.assert_array_equal(sites[:m], expected)
-    np.testing.assert_array_equal(xs[:m], table[expected, 2])
-    assert rng.bit_generator.state == _advanced(seed, m)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    weights=st.lists(st.integers(0, 5), min_size=1, max_size=300),
-    updates=st.lists(st.tuples(st.integers(0, 299), st.integers(-2, 2)), max_size=40),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_coarse_tree_follows_updates_and_descents(weights, updates, seed):
-    """fenwick_add2 keeps tree and its coarse copy a Fenwick tree of the weights; a two-level
-    descent then draws what fenwick_find does."""
-    w = np.array(weights, dtype=np.int32)
-    tree = np.empty(K.fenwick_size(w.size), dtype=np.int32)
-    K.fenwick_build(w, tree)
-    coarse, bits = K.coarse_tree(tree)
-    for i, delta in updates:
-        i %= w.size
-        delta = max(delta, -int(w[i]))
-        w[i] += delta
-        K.fenwick_add2(tree, coarse, bits, i, delta)
-    fresh = np.empty_like(tree)
-    K.fenwick_build(w, fresh)
-    np.testing.assert_array_equal(tree, fresh)
-    np.testing.assert_array_equal(coarse, fresh[:: 1 << bits])
-    total = int(w.sum())
+def test_vacancy_list_in_site_order_and_draws_floor_u_times_total(vacant, m, seed):
+    """Each site once per vacant dwelling, in site order, so a draw is the site holding unit
+    floor(U * total) of the cumulative counts; m draws take m uniforms."""
+    units, total = _list_of(vacant)
+    assert total == sum(vacant) and units.dtype == np.int32 and units.size == total
+    np.testing.assert_array_equal(units, np.repeat(np.arange(len(vacant)), vacant))
     if total == 0:
         return
-    m = 13
-    u = np.random.default_rng(seed).random(m)
-    sites, xs = np.empty(m, dtype=np.int64), np.empty(m)
-    table = np.zeros((w.size, 1))
-    units = np.empty(m, dtype=np.uint64)
+    pos = np.empty(m, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    K.sample_weights(coarse, tree, bits, total, rng, m, table, 0, sites, xs, units)
-    np.testing.assert_array_equal(sites[:m], [K.fenwick_find(tree, int(x * total)) for x in u])
+    K.draw_units(total, rng, m, pos)
+    u = np.random.default_rng(seed).random(m)
+    np.testing.assert_array_equal(pos, np.floor(u * total).astype(np.int64))
+    cum = np.cumsum(vacant)
+    np.testing.assert_array_equal(units[pos], np.searchsorted(cum, pos, side="right"))
+    assert rng.bit_generator.state == _advanced(seed, m)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    vacant=st.lists(st.integers(0, 5), min_size=1, max_size=40),
+    ops=st.lists(st.tuples(st.booleans(), st.integers(0, 10**6)), max_size=60),
+)
+def test_take_and_release_keep_one_entry_per_vacant_dwelling(vacant, ops):
+    """Any sequence of takes (at any index) and releases leaves the list holding each site
+    exactly as often as it has vacant dwellings, within the room it was built with."""
+    units, total = _list_of(vacant)
+    room = units.size
+    counts = np.array(vacant, dtype=np.int64)
+    for take, x in ops:
+        if take and total > 0:
+            p = x % total
+            counts[units[p]] -= 1
+            total = K.take_unit(units, total, p)
+        elif not take and total < room:
+            k = x % len(vacant)
+            counts[k] += 1
+            total = K.release_unit(units, total, k)
+        np.testing.assert_array_equal(np.bincount(units[:total], minlength=len(vacant)), counts)
+    assert (counts >= 0).all()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_draws_stay_proportional_to_vacancies_after_moves(seed):
+    """After takes and releases have reordered the list, a site is still drawn in proportion
+    to its vacant dwellings (chi-square over seeds)."""
+    rng = np.random.default_rng(seed)
+    vac = rng.integers(0, 20, 37).astype(np.int32)
+    vac[[0, 5, 36]] = 0
+    units, total = _list_of(vac)
+    counts = vac.astype(np.int64).copy()
+    for _ in range(300):  # a year of moves: take a drawn dwelling, release one elsewhere
+        p = int(rng.integers(total))
+        counts[units[p]] -= 1
+        total = K.take_unit(units, total, p)
+        k = int(rng.choice(np.flatnonzero(vac > 0)))
+        counts[k] += 1
+        total = K.release_unit(units, total, k)
+    pos = np.empty(20_000, dtype=np.int64)
+    K.draw_units(total, rng, pos.size, pos)
+    drawn = np.bincount(units[pos], minlength=vac.size)
+    assert chi2_pvalue(drawn, counts / total) > ALPHA
 
 
 def _advanced(seed, m):

@@ -270,7 +270,12 @@ def test_a_growth_boundary_lowers_farmland_converted():
     )
     print(f"farmland converted, boundary - none (ha), by seed: {diff.tolist()}")
     assert diff.mean() < 0
-    assert stats.ttest_1samp(diff, 0.0, alternative="less").pvalue < 0.05
+    if np.ptp(diff) == 0:
+        # 2 km cells convert farmland in units of 400 ha, so every seed can show the same
+        # difference: a t-test is undefined then, and equal negative differences leave no doubt
+        assert (diff < 0).all()
+    else:
+        assert stats.ttest_1samp(diff, 0.0, alternative="less").pvalue < 0.05
 
 
 @pytest.mark.slow

@@ -30,9 +30,10 @@ residential mobility (Brown & Moore 1970; Clark & Onaka 1983). Unhoused househol
 ``n_alt`` vacant dwellings uniformly, with replacement (so a cell is drawn in proportion to its
 vacant dwellings), drops those it cannot afford and chooses by multinomial logit among them and
 its current dwelling. Uniform sampling of alternatives keeps the logit consistent under IIA
-(McFadden 1978). Vacant dwellings are kept in a Fenwick tree (Fenwick 1994): a draw and an
-update both take O(log n). The chosen dwelling is occupied at once and the one left becomes
-available to later movers; capacity is never exceeded and households are conserved.
+(McFadden 1978). Vacant dwellings are kept in a list with one entry per dwelling (Knuth 1997,
+3.4.2): a draw, taking a dwelling and releasing one each take O(1). The chosen dwelling is
+occupied at once and the one left becomes available to later movers; capacity is never
+exceeded and households are conserved.
 
 *One year* (:func:`move_year`): the two steps in turn with the same draws and result, validated
 once and on tables built once (the model's path).
@@ -48,8 +49,8 @@ Brown, L. A., & Moore, E. G. (1970). The intra-urban migration process: a perspe
 Clark, W. A. V., & Onaka, J. L. (1983). Life cycle and housing adjustment as explanations of
 residential mobility. *Urban Studies* 20(1), 47-57.
 
-Fenwick, P. M. (1994). A new data structure for cumulative frequency tables. *Software:
-Practice and Experience* 24(3), 327-336. doi:10.1002/spe.4380240306
+Knuth, D. E. (1997). *The Art of Computer Programming, Vol. 2: Seminumerical Algorithms*, 3rd
+ed., section 3.4.2. Addison-Wesley.
 
 McFadden, D. (1978). Modelling the choice of residential location. In A. Karlqvist,
 L. Lundqvist, F. Snickars & J. W. Weibull (Eds.), *Spatial Interaction Theory and Planning

@@ -6,7 +6,8 @@ household's income group (the stress-threshold idea of Brown & Moore 1970; Clark
 The expected best utility is ``ln(mean(exp(V)))`` over the affordable dwellings among
 ``n_alternatives`` draws. Households without a dwelling always search. Movers, in an order
 drawn from the model's generator, sample ``n_alternatives`` vacant dwellings (uniformly
-among vacant dwellings, kept in a Fenwick tree; sampling of alternatives, McFadden 1978),
+among vacant dwellings, kept in a list with one entry per dwelling, Knuth 1997; sampling
+of alternatives, McFadden 1978),
 drop those whose rent exceeds ``max_rent_share`` of their income (Alonso 1964 bid rent;
 affordability), and choose among them and their current dwelling by a multinomial logit over
 
@@ -22,8 +23,8 @@ Brown, L. A., & Moore, E. G. (1970). The intra-urban migration process: a perspe
 *Geografiska Annaler B* 52(1), 1-13. doi:10.2307/490436
 Clark, W. A. V., & Onaka, J. L. (1983). Life cycle and housing adjustment as explanations of
 residential mobility. *Urban Studies* 20(1), 47-57. doi:10.1080/713703176
-Fenwick, P. M. (1994). A new data structure for cumulative frequency tables. *Software:
-Practice and Experience* 24(3), 327-336. doi:10.1002/spe.4380240306
+Knuth, D. E. (1997). *The Art of Computer Programming, Vol. 2: Seminumerical Algorithms*, 3rd
+ed., section 3.4.2. Addison-Wesley.
 McFadden, D. (1978). Modelling the choice of residential location. In *Spatial Interaction
 Theory and Planning Models*, 75-96. North-Holland.
 Schelling, T. C. (1971). Dynamic models of segregation. *Journal of Mathematical Sociology*

@@ -1,4 +1,4 @@
-"""Household relocation kernels (numba): vacancy Fenwick tree, mover selection, sampled logit.
+"""Household relocation kernels (numba): vacancy list, mover selection, sampled logit.
 
 Private and unchecked: every argument is assumed valid (dtypes, shapes, ranges, ``occ``
 consistent with ``hh_cell``/``hh_group``, total capacity < 2**31). The public, validating entry
@@ -12,14 +12,18 @@ Layout: flat cell index ``c``; ``occ[c, g]`` occupied dwellings of income group 
 max_rent_share)``. All randomness comes from the ``numpy.random.Generator`` passed in (numba
 draws the same stream as NumPy and advances the caller's generator).
 
-Performance notes (hot path = ``relocate``): the Fenwick tree covers only "sites" (cells with
-capacity > 0), is int32 and padded to a power of two so the descent needs no bounds test and
-compiles to conditional moves; the ``n_alt`` descents of one mover run all together, level by
-level (:func:`descend`), so their memory reads overlap; logit weights ``exp(V - max_c V)`` are
-tabulated once per call per (site, group), so a sampled alternative costs one table read and
-no ``exp``; the upper levels of the tree are descended on an
-L1-sized copy (:func:`coarse_tree`); :func:`move_year` builds the tables once for both steps;
-a PCG64 stream is stepped inline (:mod:`metrosim._kernels.pcg`).
+Performance notes (hot path = ``relocate``): vacant dwellings are a flat int32 list of their
+sites (cells with capacity > 0), so a draw is one index and one read, and a move two writes
+(:func:`take_unit`, :func:`release_unit`); logit weights ``exp(V - max_c V)`` are tabulated
+once per call per (site, group), so a sampled alternative costs one table read and no ``exp``;
+a mover's ``n_alt`` indices are drawn before any is read, so the reads overlap;
+:func:`move_year` builds the tables once for both steps; a PCG64 stream is stepped inline
+(:mod:`metrosim._kernels.pcg`).
+
+References
+----------
+Knuth, D. E. (1997). *The Art of Computer Programming, Vol. 2: Seminumerical Algorithms*, 3rd
+ed., section 3.4.2. Addison-Wesley.
 """
 
 import numpy as np
@@ -28,168 +32,38 @@ from numba import njit
 from metrosim._kernels.pcg import shuffle, uniform
 
 # ---------------------------------------------------------------------------------------------
-# Fenwick (binary indexed) tree, 1-based, padded: tree.size == N + 1 with N a power of two
-# >= the number of weights (weights beyond the real ones are 0). tree[0] is unused.
+# Vacant dwellings: a list with one entry (the site) per vacant dwelling, in any order. A
+# uniform draw among them is one index; taking the dwelling at index p moves the last entry to
+# p; releasing one appends it (Knuth 1997, 3.4.2, the exchange behind Fisher-Yates sampling).
 # ---------------------------------------------------------------------------------------------
 
 
 @njit(cache=True)
-def fenwick_size(n):
-    """N + 1: length of the tree array for n weights (N = smallest power of two >= n)."""
-    size = 1
-    while size < n:
-        size *= 2
-    return size + 1
+def draw_units(total, rng, m, pos):
+    """pos[j] = floor(U_j * total) for j < m, U_j = rng.random() in order (total > 0).
 
-
-@njit(cache=True)
-def fenwick_build(weights, tree):
-    """Fill ``tree`` (length fenwick_size(weights.size), any integer dtype) in O(N)."""
-    n = tree.size - 1
-    tree[:] = 0
-    for i in range(weights.size):
-        tree[i + 1] = weights[i]
-    for i in range(1, n + 1):
-        j = i + (i & -i)
-        if j <= n:
-            tree[j] += tree[i]
-
-
-@njit(cache=True)
-def fenwick_add(tree, i, delta):
-    """weights[i] += delta, O(log N)."""
-    n = tree.size - 1
-    j = i + 1
-    while j <= n:
-        tree[j] += delta
-        j += j & -j
-
-
-@njit(cache=True)
-def fenwick_prefix(tree, i):
-    """sum(weights[:i]) as int64, O(log N)."""
-    s = np.int64(0)
-    j = i
-    while j > 0:
-        s += tree[j]
-        j -= j & -j
-    return s
-
-
-@njit(cache=True)
-def fenwick_find(tree, k):
-    """Index i with prefix(i) <= k < prefix(i + 1), for 0 <= k < total; O(log N)."""
-    pos = 0
-    step = (tree.size - 1) >> 1
-    while step > 0:
-        t = np.int64(tree[pos + step])
-        if t <= k:
-            pos += step
-            k -= t
-        step >>= 1
-    return pos
-
-
-# A descent reads one node per level, each depending on the last. To keep the reads of the
-# upper levels in L1, the nodes at multiples of B = 2**bits are copied to a "coarse" tree:
-# coarse[j] = tree[j * B] is the Fenwick tree of the block sums of B consecutive weights
-# (size N / B + 1; padded, so also a power of two plus one). A descent runs the upper levels
-# on it and the last ``bits`` levels in the block's B entries of the tree (one cache line
-# for B <= 16): the same arithmetic, node for node, as one descent of the tree.
-
-
-@njit(cache=True)
-def coarse_tree(tree):
-    """(coarse, bits): the upper levels of a padded tree in ~4096 entries (see above)."""
-    n = tree.size - 1
-    bits = 0
-    while (n >> bits) > 4096 or (bits < 3 and (n >> (bits + 1)) >= 1):
-        bits += 1
-    nc = n >> bits
-    coarse = np.empty(nc + 1, dtype=tree.dtype)
-    for j in range(nc + 1):
-        coarse[j] = tree[j << bits]
-    return coarse, bits
-
-
-@njit(cache=True)
-def fenwick_add2(tree, coarse, bits, i, delta):
-    """:func:`fenwick_add` on ``tree`` and on its :func:`coarse_tree` copy."""
-    n = tree.size - 1
-    low = (1 << bits) - 1
-    j = i + 1
-    while j <= n and (j & low) != 0:
-        tree[j] += delta
-        j += j & -j
-    while j <= n:  # from here on every node is a multiple of 2**bits
-        tree[j] += delta
-        coarse[j >> bits] += delta
-        j += j & -j
-
-
-@njit(cache=True)
-def descend(coarse, tree, bits, units, sites, m):
-    """:func:`fenwick_find` of ``units[:m]`` (uint64) into ``sites[:m]``, all m together.
-
-    The descents advance level by level: each level's m reads are independent, so the
-    processor overlaps their cache misses (the lower levels of a large tree miss the L2
-    cache). Unsigned indices, so the indexing needs no wraparound test. Upper levels on
-    ``coarse`` (a :func:`coarse_tree`), the last ``bits`` ones on ``tree`` (pass
-    ``tree, tree, 0`` for one tree). ``units`` is consumed (left holding the remainders).
-    """
-    one = np.uint64(1)
-    zero = np.uint64(0)
-    for j in range(m):
-        sites[j] = 0
-    for phase in range(2):
-        if phase == 0:
-            t = coarse
-            step = np.uint64((coarse.size - 1) >> 1)
-        else:
-            t = tree
-            b = np.uint64(bits)
-            for j in range(m):
-                sites[j] = np.int64(np.uint64(sites[j]) << b)
-            step = np.uint64((1 << bits) >> 1)
-        while step > zero:
-            for j in range(m):
-                p = np.uint64(sites[j])
-                tj = np.uint64(t[p + step])
-                r = units[j]
-                k = tj <= r
-                sites[j] = np.int64(p + step if k else p)
-                units[j] = r - tj if k else r
-            step >>= one
-
-
-@njit(cache=True)
-def fenwick_sample(tree, total, rng, out):
-    """Fill ``out`` with the indices of ``out.size`` units drawn uniformly with replacement.
-
-    Unit k = floor(U * total) with U = rng.random() (one draw per unit, in order; relative
-    bias <= total / 2**53), then the index holding it, so index i is drawn with probability
-    weights[i] / total; total > 0. The descents run together (:func:`descend`).
-    """
-    m = out.size
-    units = np.empty(m, dtype=np.uint64)
-    for j in range(m):
-        units[j] = np.uint64(uniform(rng) * total)
-    descend(tree, tree, 0, units, out, m)
-
-
-@njit(cache=True)
-def sample_weights(coarse, tree, bits, total, rng, m, w, g, sites, x, units):
-    """:func:`fenwick_sample` of m sites into ``sites[:m]``, and x[j] = w[sites[j], g].
-
-    The same draws, in the same order, as ``fenwick_sample``; the upper levels are descended
-    on the :func:`coarse_tree`, and the weights are read once the sites are known.
-    ``sites``, ``x`` and the uint64 scratch ``units`` hold at least m entries; total > 0.
+    Relative bias of a unit <= total / 2**53.
     """
     for j in range(m):
-        units[j] = np.uint64(uniform(rng) * total)
-    descend(coarse, tree, bits, units, sites, m)
-    for j in range(m):
-        x[j] = w[sites[j], g]
+        pos[j] = np.int64(uniform(rng) * total)
+
+
+@njit(cache=True)
+def take_unit(units, total, p):
+    """Remove the vacant dwelling at index p < total (the last one takes its place).
+
+    Returns the new total.
+    """
+    total -= 1
+    units[p] = units[total]
+    return total
+
+
+@njit(cache=True)
+def release_unit(units, total, k):
+    """Append a vacant dwelling of site k (``units`` has room); returns the new total."""
+    units[total] = k
+    return total + 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,21 +129,33 @@ def sites_of(capacity):
 
 
 @njit(cache=True)
-def vacancy_tree(site_cell, capacity, occ):
-    """int32 Fenwick tree of vacant dwellings per site, and their total (int64)."""
+def vacancy_list(site_cell, capacity, occ):
+    """The site of each vacant dwelling (int32), in site order, and their number (int64).
+
+    Site k appears ``capacity - sum(occ)`` times (its vacant dwellings), so until the first
+    :func:`take_unit` a draw ``units[floor(U * total)]`` is the site holding unit
+    ``floor(U * total)`` of the cumulative vacancy counts. The array has room for ``total``
+    entries, the most there can be (a move takes one dwelling before it releases one).
+    """
     n_groups = occ.shape[1]
-    vac = np.empty(site_cell.size, dtype=np.int32)
     total = np.int64(0)
     for k in range(site_cell.size):
         c = site_cell[k]
-        s = capacity[c]
+        s = np.int64(capacity[c])
         for g in range(n_groups):
             s -= occ[c, g]
-        vac[k] = s
         total += s
-    tree = np.empty(fenwick_size(site_cell.size), dtype=np.int32)
-    fenwick_build(vac, tree)
-    return tree, total
+    units = np.empty(total, dtype=np.int32)
+    j = 0
+    for k in range(site_cell.size):
+        c = site_cell[k]
+        s = np.int64(capacity[c])
+        for g in range(n_groups):
+            s -= occ[c, g]
+        for _ in range(s):
+            units[j] = k
+            j += 1
+    return units, total
 
 
 @njit(cache=True)
@@ -354,7 +240,7 @@ _TINY = 1e-300
 
 
 @njit(cache=True)
-def reference_utilities(tree, total, site_cell, rent, v, income, coefs, n_alt, rng):
+def reference_utilities(units, total, site_cell, rent, v, income, coefs, n_alt, rng):
     """Vref[g] = ln(mean(exp V)) over the affordable ones of n_alt vacant dwellings per group.
 
     Draws n_alt dwellings for each group g = 0..G-1 in turn (none if nothing is vacant);
@@ -363,14 +249,14 @@ def reference_utilities(tree, total, site_cell, rent, v, income, coefs, n_alt, r
     n_groups = income.size
     vref = np.full(n_groups, -np.inf)
     if total > 0:
-        sites = np.empty(n_alt, dtype=np.int64)
+        pos = np.empty(n_alt, dtype=np.int64)
         val = np.empty(n_alt, dtype=np.float64)
         for g in range(n_groups):
-            fenwick_sample(tree, total, rng, sites)
+            draw_units(total, rng, n_alt, pos)
             cap = coefs[5] * income[g]
             m = 0
             for j in range(n_alt):
-                k = sites[j]
+                k = units[pos[j]]
                 if rent[site_cell[k]] <= cap:
                     val[m] = v[k, g]
                     m += 1
@@ -440,26 +326,24 @@ def select_movers(
     order, then the Fisher-Yates shuffle of the movers (``rng.shuffle``).
     """
     site_cell, cell_site = sites_of(capacity)
-    tree, total = vacancy_tree(site_cell, capacity, occ)
+    units, total = vacancy_list(site_cell, capacity, occ)
     v, _ = utility_table(site_cell, rent, commute, service, green, mix, income, coefs)
-    vref = reference_utilities(tree, total, site_cell, rent, v, income, coefs, n_alt, rng)
+    vref = reference_utilities(units, total, site_cell, rent, v, income, coefs, n_alt, rng)
     return draw_movers(hh_cell, hh_group, cell_site, v, vref, base_rate, dissatisfaction_rate, rng)
 
 
 @njit(cache=True)
 def choose_dwellings(
-    order, hh_cell, hh_group, occ, site_cell, cell_site, tree, total, v, w, shift, n_alt, rng
+    order, hh_cell, hh_group, occ, site_cell, cell_site, units, total, v, w, shift, n_alt, rng
 ):
-    """The decision loop of :func:`relocate` on prepared tables; updates hh_cell, occ, tree.
+    """The decision loop of :func:`relocate` on prepared tables; updates hh_cell, occ, units.
 
-    ``tree``/``total`` from :func:`vacancy_tree`, ``v``/``shift`` from :func:`utility_table`,
+    ``units``/``total`` from :func:`vacancy_list`, ``v``/``shift`` from :func:`utility_table`,
     ``w`` from :func:`logit_weights`. Returns (n_moved, n_unhoused).
     """
-    coarse, bits = coarse_tree(tree)
-    sites = np.empty(n_alt, dtype=np.int64)
-    xs = np.empty(n_alt, dtype=np.float64)
-    units = np.empty(n_alt, dtype=np.uint64)
+    pos = np.empty(n_alt, dtype=np.int64)
     cand = np.empty(n_alt + 1, dtype=np.int64)
+    cpos = np.zeros(n_alt + 1, dtype=np.int64)
     val = np.empty(n_alt + 1, dtype=np.float64)
     # Each mover's group, cell, site and weight of staying, gathered in one pass whose reads
     # are independent (in the decision loop they would be a chain of cache misses per mover).
@@ -490,7 +374,7 @@ def choose_dwellings(
         wmax = 0.0
         if cur >= 0:
             # Staying is always possible, affordable or not. The own dwelling is not in the
-            # tree while its occupant decides, so it cannot also be drawn as a "new" dwelling.
+            # list while its occupant decides, so it cannot also be drawn as a "new" dwelling.
             k = mv_site[q]
             cand[0] = k
             x = mv_stay[q]
@@ -501,11 +385,14 @@ def choose_dwellings(
             wmax = val[0]
             m = 1
         if total > 0:
-            sample_weights(coarse, tree, bits, total, rng, n_alt, w, g, sites, xs, units)
+            draw_units(total, rng, n_alt, pos)
             for j in range(n_alt):  # keep the affordable ones (x >= 0), without branches
-                x = xs[j]
+                p = pos[j]
+                k = np.int64(units[p])
+                x = w[k, g]
                 ok = x >= 0.0
-                cand[m] = sites[j]
+                cand[m] = k
+                cpos[m] = p
                 val[m] = x
                 s += x if ok else 0.0
                 wmax = max(wmax, x)
@@ -522,14 +409,13 @@ def choose_dwellings(
             continue
         k = cand[pick]
         c = np.int64(site_cell[k])
-        # Occupy the chosen vacant dwelling; release the old one to later movers.
+        # Occupy the chosen vacant dwelling (the last entry of the list takes its place);
+        # release the old one to later movers.
         occ[c, g] += 1
-        fenwick_add2(tree, coarse, bits, k, -1)
+        total = take_unit(units, total, cpos[pick])
         if cur >= 0:
             occ[cur, g] -= 1
-            fenwick_add2(tree, coarse, bits, cand[0], 1)
-        else:
-            total -= 1
+            total = release_unit(units, total, cand[0])
         hh_cell[i] = c
         if c != cur:
             moved += 1
@@ -561,11 +447,11 @@ def relocate(
     without a dwelling.
     """
     site_cell, cell_site = sites_of(capacity)
-    tree, total = vacancy_tree(site_cell, capacity, occ)
+    units, total = vacancy_list(site_cell, capacity, occ)
     v, shift = utility_table(site_cell, rent, commute, service, green, mix, income, coefs)
     w = logit_weights(v, shift, site_cell, rent, income, coefs)
     return choose_dwellings(
-        order, hh_cell, hh_group, occ, site_cell, cell_site, tree, total, v, w, shift, n_alt, rng
+        order, hh_cell, hh_group, occ, site_cell, cell_site, units, total, v, w, shift, n_alt, rng
     )
 
 
@@ -590,17 +476,17 @@ def move_year(
     """:func:`select_movers` then :func:`relocate` on tables built once; same draws, same result.
 
     Returns (movers, n_moved, n_unhoused). Selection changes neither ``occ`` nor the inputs of
-    the tables, so the vacancy tree and the utility table serve both steps.
+    the tables, so the vacancy list and the utility table serve both steps.
     """
     site_cell, cell_site = sites_of(capacity)
-    tree, total = vacancy_tree(site_cell, capacity, occ)
+    units, total = vacancy_list(site_cell, capacity, occ)
     v, shift = utility_table(site_cell, rent, commute, service, green, mix, income, coefs)
-    vref = reference_utilities(tree, total, site_cell, rent, v, income, coefs, n_alt, rng)
+    vref = reference_utilities(units, total, site_cell, rent, v, income, coefs, n_alt, rng)
     movers = draw_movers(
         hh_cell, hh_group, cell_site, v, vref, base_rate, dissatisfaction_rate, rng
     )
     w = logit_weights(v, shift, site_cell, rent, income, coefs)
     moved, unhoused = choose_dwellings(
-        movers, hh_cell, hh_group, occ, site_cell, cell_site, tree, total, v, w, shift, n_alt, rng
+        movers, hh_cell, hh_group, occ, site_cell, cell_site, units, total, v, w, shift, n_alt, rng
     )
     return movers, moved, unhoused
