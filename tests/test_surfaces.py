@@ -8,6 +8,7 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from metrosim._kernels.spatial import coverage_window_sums
 from metrosim._kernels.surfaces import (
     dijkstra_buckets,
     dijkstra_heap,
@@ -619,3 +620,25 @@ def test_distance_to_nearest_equals_scipy_and_threads(mask, cell):
         np.testing.assert_allclose(one, ref, rtol=1e-15, atol=0)
     else:
         assert np.isinf(one).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ny=st.integers(1, 12),
+    nx=st.integers(1, 12),
+    r=st.integers(0, 14),
+    reach_m=st.sampled_from([400.0, 1000.0, 2000.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_coverage_window_sums_are_the_box_sums_of_both_layers(ny, nx, r, reach_m, seed):
+    """One pass gives exactly neighbourhood_sum of where(km * 1000 > reach, hh, 0) and of hh,
+    with distances on, just above and just below the reach."""
+    rng = np.random.default_rng(seed)
+    hh = rng.integers(0, 50, ny * nx).astype(np.int32)
+    km = rng.choice([0.0, reach_m / 1000.0, np.nextafter(reach_m / 1000.0, 9.0), 0.25, 3.7],
+                    ny * nx)  # fmt: skip
+    unc, tot = coverage_window_sums(hh, km, reach_m, ny, nx, r)
+    expected_unc = neighbourhood_sum(np.where(km * 1000.0 > reach_m, hh, 0).reshape(ny, nx), r)
+    np.testing.assert_array_equal(unc, expected_unc.ravel())
+    np.testing.assert_array_equal(tot, neighbourhood_sum(hh.reshape(ny, nx), r).ravel())
+    assert unc.dtype == tot.dtype == np.int64

@@ -26,6 +26,7 @@ import numpy as np
 from metrosim import environment, metrics
 from metrosim._kernels.market import hedonic_features
 from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
+from metrosim._kernels.spatial import coverage_window_sums
 from metrosim._memory import tune_allocator
 from metrosim.accessibility import (
     Network,
@@ -495,19 +496,20 @@ class MetroModel(mesa.Model):
         self._ministries()
 
     def _coverage_fields(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per facility type: (uncovered households nearby, households nearby) per cell."""
+        """Per facility type: (uncovered households nearby, households nearby) per cell.
+
+        Window sums of the households farther than the type's reach from a facility and of
+        all households, both in one pass (``_kernels.spatial.coverage_window_sums``: the
+        values of ``box_sum`` of each, exact).
+        """
         s = self.params
-        shape = self.grid.shape
+        ny, nx = self.grid.shape
         hh = self.land.occupied()
         out = {}
         for kind in FACILITIES:
-            reach = getattr(s, f"coverage_{kind}_m")
+            reach = float(getattr(s, f"coverage_{kind}_m"))
             r = max(0, int(round(reach / self.grid.cell_size_m)))
-            uncovered = np.where(self.distance_km[kind] * 1000.0 > reach, hh, 0)
-            out[kind] = (
-                box_sum(uncovered.reshape(shape), r).ravel(),
-                box_sum(hh.reshape(shape), r).ravel(),
-            )
+            out[kind] = coverage_window_sums(hh, self.distance_km[kind], reach, ny, nx, r)
         return out
 
     def _build(self, kind: str, cell: int) -> None:

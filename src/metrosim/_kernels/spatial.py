@@ -155,6 +155,60 @@ def window_sums(a, r, k):
 
 
 @njit(cache=True)
+def _add_coverage_row(hh, dist_km, reach_m, row, nx, sign, bu, bt):
+    """bu/bt += sign * (the households of grid row ``row`` beyond ``reach_m``, all of them)."""
+    o = row * nx
+    for x in range(nx):
+        h = np.int64(hh[o + x])
+        bt[x] += sign * h
+        if dist_km[o + x] * 1000.0 > reach_m:
+            bu[x] += sign * h
+
+
+@njit(cache=True)
+def _window_along_x(b, r, nx, out, o):
+    """out[o + x] = sum(b[x - r .. x + r]) (x inside the row), a sliding window in int64."""
+    s = np.int64(0)
+    for x in range(min(r, nx - 1) + 1):
+        s += b[x]
+    out[o] = s
+    for x in range(1, nx):
+        if x + r < nx:
+            s += b[x + r]
+        if x - r - 1 >= 0:
+            s -= b[x - r - 1]
+        out[o + x] = s
+
+
+@njit(cache=True)
+def coverage_window_sums(hh, dist_km, reach_m, ny, nx, r):
+    """``(2r+1) x (2r+1)`` window sums (zero outside the grid) of the households farther than
+    ``reach_m`` from a facility and of all households.
+
+    ``hh`` (integer) and ``dist_km`` (km to the nearest facility) are flat ``ny * nx`` grids.
+    Returns (uncovered, households), int64: the sums of ``where(dist_km * 1000.0 > reach_m,
+    hh, 0)`` and of ``hh``, exact, as :func:`window_sums` gives them. The rows are made as
+    they enter and leave the window, so there is no full-size intermediate array.
+    """
+    n = ny * nx
+    unc = np.empty(n, dtype=np.int64)
+    tot = np.empty(n, dtype=np.int64)
+    bu = np.zeros(nx, dtype=np.int64)
+    bt = np.zeros(nx, dtype=np.int64)
+    for row in range(min(r, ny - 1) + 1):
+        _add_coverage_row(hh, dist_km, reach_m, row, nx, 1, bu, bt)
+    for y in range(ny):
+        if y > 0:
+            if y + r < ny:
+                _add_coverage_row(hh, dist_km, reach_m, y + r, nx, 1, bu, bt)
+            if y - r - 1 >= 0:
+                _add_coverage_row(hh, dist_km, reach_m, y - r - 1, nx, -1, bu, bt)
+        _window_along_x(bu, r, nx, unc, y * nx)
+        _window_along_x(bt, r, nx, tot, y * nx)
+    return unc, tot
+
+
+@njit(cache=True)
 def running_cols(row, r, k, c, o):
     """``o`` = the window sums along x of one flat float64 row (layer g steps by k), by running
     sums in ``c`` (length ``(nx + 2r + 1) k``; its first ``(r + 1) k`` entries must be 0.0):
