@@ -369,3 +369,11 @@ def test_kernel_matches_brute_force_point_in_polygon(rings):
     cx, cy = np.meshgrid(np.arange(10) + 0.5, 10.0 - (np.arange(10) + 0.5))
     expected = _inside_even_odd(cx, cy, rings)
     np.testing.assert_array_equal(out == 0, expected)
+
+
+def test_plaza_de_armas_xy_is_pyprojs_projection_of_the_first_job_centre():
+    """The stored coordinates are exactly what pyproj gives (so motorways start where they
+    did when the model projected the point itself)."""
+    lon, lat = next(iter(grid_mod.JOB_CENTRES.values()))
+    xy = Transformer.from_crs("EPSG:4326", grid_mod.CRS, always_xy=True).transform(lon, lat)
+    assert xy == grid_mod.PLAZA_DE_ARMAS_XY

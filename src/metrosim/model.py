@@ -52,7 +52,7 @@ from metrosim.governments.municipal import (
     zoning_update,
 )
 from metrosim.governments.national import greenbelt_cells, zoning_in_force
-from metrosim.grid import load_grid
+from metrosim.grid import PLAZA_DE_ARMAS_XY, load_grid
 from metrosim.households import CellAttributes, ChoiceCoefficients, move_households
 from metrosim.land import _URBAN_LOOKUP, LandState, LandUse, density_class, initial_land
 from metrosim.market import develop, expected_rent, fit_hedonic, update_rents
@@ -736,14 +736,9 @@ class MetroModel(mesa.Model):
                 self._network_changed = True
 
     def _highway_origin(self) -> int:
-        """The cell of Plaza de Armas, where the radial motorways start (projected once)."""
+        """The cell of Plaza de Armas, where the radial motorways start (found once)."""
         if self._origin_cell is None:
-            from pyproj import Transformer
-
-            lon, lat = -70.6506, -33.4378  # Plaza de Armas
-            x, y = Transformer.from_crs("EPSG:4326", "EPSG:32719", always_xy=True).transform(
-                lon, lat
-            )
+            x, y = PLAZA_DE_ARMAS_XY
             self._origin_cell = int(self.grid.cell_of(np.array([x]), np.array([y]))[0])
         return self._origin_cell
 
