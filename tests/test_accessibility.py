@@ -1,9 +1,12 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse import lil_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from metrosim.accessibility import Network, box_sum, commute_minutes, distance_km, travel_minutes
+from metrosim.surfaces import distance_to_nearest
 
 
 def test_corridor_and_diagonal():
@@ -66,3 +69,17 @@ def test_box_sum_and_distance():
     assert distance_km(mask, 1000.0)[0, 3] == pytest.approx(3.0)
     with pytest.raises(ValueError, match="radius = -1"):
         box_sum(a, -1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ny=st.integers(1, 15),
+    nx=st.integers(1, 15),
+    density=st.sampled_from([0.0, 0.02, 0.2, 1.0]),
+    cell=st.sampled_from([100.0, 250.0, 333.3, 500.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_distance_km_is_the_metres_divided_by_1000_bit_for_bit(ny, nx, density, cell, seed):
+    """The division inside the transform gives the bits of dividing its result (inf too)."""
+    mask = np.random.default_rng(seed).random((ny, nx)) < density
+    np.testing.assert_array_equal(distance_km(mask, cell), distance_to_nearest(mask, cell) / 1000.0)

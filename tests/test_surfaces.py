@@ -8,7 +8,7 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from metrosim._kernels.spatial import coverage_window_sums
+from metrosim._kernels.spatial import coverage_window_sums, service_and_green_ratio
 from metrosim._kernels.surfaces import (
     dijkstra_buckets,
     dijkstra_heap,
@@ -642,3 +642,23 @@ def test_coverage_window_sums_are_the_box_sums_of_both_layers(ny, nx, r, reach_m
     np.testing.assert_array_equal(unc, expected_unc.ravel())
     np.testing.assert_array_equal(tot, neighbourhood_sum(hh.reshape(ny, nx), r).ravel())
     assert unc.dtype == tot.dtype == np.int64
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 200), seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([1, 10, 20]))
+def test_service_and_green_ratio_are_the_numpy_expressions_bit_for_bit(n, seed, scale):
+    rng = np.random.default_rng(seed)
+    km = {
+        k: np.where(rng.random(n) < 0.1, np.inf, rng.exponential(3.0, n) * (rng.random(n) < 0.9))
+        for k in ("school", "clinic", "park")
+    }
+    total = rng.integers(0, 400, n) * (rng.random(n) < 0.7)
+    park_nb = rng.exponential(5e4, n) * (rng.random(n) < 0.5)
+    hh_size = 3.1
+    service, ratio = service_and_green_ratio(
+        km["school"], km["clinic"], km["park"], total, park_nb,
+        np.array([hh_size, scale], dtype=np.float64), hh_size * scale,
+    )  # fmt: skip
+    np.testing.assert_array_equal(service, np.minimum(sum(km.values()) / 3.0, 100.0))
+    persons = total * hh_size * scale
+    np.testing.assert_array_equal(ratio, park_nb / np.maximum(persons, hh_size * scale))

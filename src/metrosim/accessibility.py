@@ -182,8 +182,12 @@ def commute_minutes(
 
 
 def distance_km(mask: np.ndarray, cell_size_m: float) -> np.ndarray:
-    """Euclidean km from each cell centre to the nearest True cell (``inf`` if none)."""
-    return surfaces.distance_to_nearest(mask, cell_size_m) / 1000.0
+    """Euclidean km from each cell centre to the nearest True cell (``inf`` if none).
+
+    The values of ``surfaces.distance_to_nearest(mask, cell_size_m) / 1000.0``, divided in
+    the transform's own pass.
+    """
+    return surfaces._distance_to_nearest(mask, cell_size_m, 1000.0)
 
 
 def box_sum(values: np.ndarray, radius: int) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 from metrosim import environment, metrics
 from metrosim._kernels.market import hedonic_features
 from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
-from metrosim._kernels.spatial import coverage_window_sums
+from metrosim._kernels.spatial import coverage_window_sums, service_and_green_ratio
 from metrosim._memory import tune_allocator
 from metrosim.accessibility import (
     Network,
@@ -957,12 +957,20 @@ class MetroModel(mesa.Model):
             "clinic": distance_km((self.clinics > 0).reshape(shape), g.cell_size_m).ravel(),
             "park": distance_km((self.park_m2 > 0).reshape(shape), g.cell_size_m).ravel(),
         }
-        self.service_km = np.minimum(sum(self.distance_km.values()) / 3.0, 100.0)
         r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
         tot, self.mix = neighbourhood_shares(land.occupancy.reshape(shape + (-1,)), r)
-        persons = tot * s.household_size * s.scale
         green_nb = box_sum(self.park_m2.reshape(shape), r).ravel()
-        self.green = np.log1p(green_nb / np.maximum(persons, s.household_size * s.scale))
+        # service = min(mean km, 100); green = log1p(green m2 / max(persons, one household))
+        self.service_km, self.green = service_and_green_ratio(
+            self.distance_km["school"],
+            self.distance_km["clinic"],
+            self.distance_km["park"],
+            tot,
+            green_nb,
+            np.array([s.household_size, s.scale], dtype=np.float64),
+            s.household_size * s.scale,
+        )
+        np.log1p(self.green, out=self.green)
 
     def _init_travel(self) -> None:
         """Zones, calibrated mode constants and the first year's commutes (``metrosim.travel``)."""

@@ -501,12 +501,17 @@ def distance_to_nearest(mask: np.ndarray, cell_size_m: float) -> np.ndarray:
     >>> distance_to_nearest(np.array([[True, False, False]]), 250.0).tolist()
     [[0.0, 250.0, 500.0]]
     """
+    return _distance_to_nearest(mask, cell_size_m, 1.0)
+
+
+def _distance_to_nearest(mask: np.ndarray, cell_size_m: float, divisor: float) -> np.ndarray:
+    """:func:`distance_to_nearest` divided by ``divisor`` (1000.0: km), in the same pass."""
     func = "distance_to_nearest"
     m = _array(func, "mask", mask, kinds="b", ndims=(2,))
     cell = _real_scalar(func, "cell_size_m", cell_size_m, positive=True)
     if not m.any():
         return np.full(m.shape, np.inf)
-    return distance_transform(np.ascontiguousarray(m), float(cell))
+    return distance_transform(np.ascontiguousarray(m), float(cell), float(divisor))
 
 
 def neighbourhood_sum(values: np.ndarray, radius_cells: int) -> np.ndarray:

@@ -209,6 +209,26 @@ def coverage_window_sums(hh, dist_km, reach_m, ny, nx, r):
 
 
 @njit(cache=True)
+def service_and_green_ratio(school_km, clinic_km, park_km, total, park_nb, per_hh, floor):
+    """The model's mean km to services and the ratio inside its green term, in one pass.
+
+    ``service = min((school + clinic + park) / 3, 100)`` and ``ratio = park_nb /
+    max(total * per_hh[0] * per_hh[1], floor)``, with the operations in the order (and so
+    the bits) of the numpy expressions ``np.minimum(sum(km.values()) / 3.0, 100.0)`` and
+    ``park_nb / np.maximum(total * household_size * scale, floor)``; the caller takes
+    ``log1p`` of the ratio with numpy.
+    """
+    n = school_km.size
+    service = np.empty(n)
+    ratio = np.empty(n)
+    for i in range(n):
+        service[i] = min((school_km[i] + clinic_km[i] + park_km[i]) / 3.0, 100.0)
+        persons = float(total[i]) * per_hh[0] * per_hh[1]
+        ratio[i] = park_nb[i] / max(persons, floor)
+    return service, ratio
+
+
+@njit(cache=True)
 def running_cols(row, r, k, c, o):
     """``o`` = the window sums along x of one flat float64 row (layer g steps by k), by running
     sums in ``c`` (length ``(nx + 2r + 1) k``; its first ``(r + 1) k`` entries must be 0.0):
@@ -263,7 +283,7 @@ def running_window_sums(a, r, k):
 
 
 @njit(cache=True, parallel=True)
-def distance_transform(mask, cell_size):
+def distance_transform(mask, cell_size, divisor):
     """Euclidean distance (same unit as ``cell_size``) from each cell to the nearest True
     cell of a 2-D mask (``inf`` when the mask is empty).
 
@@ -271,8 +291,9 @@ def distance_transform(mask, cell_size):
     column to the nearest feature, then for each row the lower envelope of the parabolas
     ``(x - q)^2 + g(q)^2``. The winning offsets ``(dy, dx)`` give
     ``sqrt((dy s)^2 + (dx s)^2)``, the expression ``scipy.ndimage.distance_transform_edt``
-    evaluates. Rows are independent in the second pass, so the parallel loop gives the
-    same result with any number of threads.
+    evaluates, divided by ``divisor`` (1.0 for the unit of ``cell_size``; 1000.0 turns metres
+    into km with the bits of a division of the whole array). Rows are independent in the
+    second pass, so the parallel loop gives the same result with any number of threads.
 
     References
     ----------
@@ -330,7 +351,7 @@ def distance_transform(mask, cell_size):
             q = v[j]
             dy = np.int64(g[y, q]) * cell_size
             dx = (x - q) * cell_size
-            out[y, x] = np.sqrt(dy * dy + dx * dx)
+            out[y, x] = np.sqrt(dy * dy + dx * dx) / divisor
     return out
 
 
