@@ -8,7 +8,11 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from metrosim._kernels.spatial import coverage_window_sums, service_and_green_ratio
+from metrosim._kernels.spatial import (
+    coverage_window_sums,
+    service_and_green_ratio,
+    vacancy_rates,
+)
 from metrosim._kernels.surfaces import (
     dijkstra_buckets,
     dijkstra_heap,
@@ -662,3 +666,20 @@ def test_service_and_green_ratio_are_the_numpy_expressions_bit_for_bit(n, seed, 
     np.testing.assert_array_equal(service, np.minimum(sum(km.values()) / 3.0, 100.0))
     persons = total * hh_size * scale
     np.testing.assert_array_equal(ratio, park_nb / np.maximum(persons, hh_size * scale))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ny=st.integers(1, 12),
+    nx=st.integers(1, 12),
+    r=st.integers(0, 14),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_vacancy_rates_are_the_box_sum_expression_bit_for_bit(ny, nx, r, seed):
+    rng = np.random.default_rng(seed)
+    capacity = (rng.integers(0, 40, ny * nx) * (rng.random(ny * nx) < 0.6)).astype(np.int32)
+    occupied = (capacity * rng.random(ny * nx)).astype(np.int32)
+    rate = vacancy_rates(capacity, occupied, ny, nx, r, 0.05)
+    vac = neighbourhood_sum((capacity - occupied).reshape(ny, nx), r).ravel()
+    cap = neighbourhood_sum(capacity.reshape(ny, nx), r).ravel()
+    np.testing.assert_array_equal(rate, np.where(cap > 0, vac / np.maximum(cap, 1), 0.05))

@@ -26,7 +26,11 @@ import numpy as np
 from metrosim import environment, metrics
 from metrosim._kernels.market import hedonic_features
 from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
-from metrosim._kernels.spatial import coverage_window_sums, service_and_green_ratio
+from metrosim._kernels.spatial import (
+    coverage_window_sums,
+    service_and_green_ratio,
+    vacancy_rates,
+)
 from metrosim._memory import tune_allocator
 from metrosim.accessibility import (
     Network,
@@ -1107,11 +1111,10 @@ class MetroModel(mesa.Model):
         )
         self.flows["movers"] = movers
         self.flows["moved"] = moved
-        shape = self.grid.shape
+        ny, nx = self.grid.shape
         r = int(round(s.neighbourhood_radius_m / self.grid.cell_size_m))
-        vac = box_sum(land.vacant.reshape(shape), r).ravel()
-        cap = box_sum(land.capacity.reshape(shape), r).ravel()
-        rate = np.where(cap > 0, vac / np.maximum(cap, 1), s.natural_vacancy)
+        # the neighbourhood's vacant / all dwellings (natural_vacancy where it has none)
+        rate = vacancy_rates(land.capacity, land.occupied(), ny, nx, r, float(s.natural_vacancy))
         land.rent = update_rents(
             land.rent,
             rate,

@@ -209,6 +209,47 @@ def coverage_window_sums(hh, dist_km, reach_m, ny, nx, r):
 
 
 @njit(cache=True)
+def _add_vacancy_row(capacity, occupied, row, nx, sign, bv, bc):
+    """bv/bc += sign * (vacant dwellings, dwellings) of grid row ``row``."""
+    o = row * nx
+    for x in range(nx):
+        c = np.int64(capacity[o + x])
+        bc[x] += sign * c
+        bv[x] += sign * (c - np.int64(occupied[o + x]))
+
+
+@njit(cache=True)
+def vacancy_rates(capacity, occupied, ny, nx, r, natural):
+    """Vacancy rate of the ``(2r+1) x (2r+1)`` window around each cell (zero outside).
+
+    ``vacant / dwellings`` of the window, or ``natural`` where it has no dwelling: the values
+    of ``np.where(cap > 0, vac / np.maximum(cap, 1), natural)`` with ``vac`` and ``cap`` the
+    window sums (:func:`window_sums`) of ``capacity - occupied`` and of ``capacity``. Rows are
+    made as they enter and leave the window; no full-size intermediate.
+    """
+    n = ny * nx
+    rate = np.empty(n)
+    bv = np.zeros(nx, dtype=np.int64)
+    bc = np.zeros(nx, dtype=np.int64)
+    sv = np.empty(nx, dtype=np.int64)
+    sc = np.empty(nx, dtype=np.int64)
+    for row in range(min(r, ny - 1) + 1):
+        _add_vacancy_row(capacity, occupied, row, nx, 1, bv, bc)
+    for y in range(ny):
+        if y > 0:
+            if y + r < ny:
+                _add_vacancy_row(capacity, occupied, y + r, nx, 1, bv, bc)
+            if y - r - 1 >= 0:
+                _add_vacancy_row(capacity, occupied, y - r - 1, nx, -1, bv, bc)
+        _window_along_x(bv, r, nx, sv, 0)
+        _window_along_x(bc, r, nx, sc, 0)
+        o = y * nx
+        for x in range(nx):
+            rate[o + x] = float(sv[x]) / float(sc[x]) if sc[x] > 0 else natural
+    return rate
+
+
+@njit(cache=True)
 def service_and_green_ratio(school_km, clinic_km, park_km, total, park_nb, per_hh, floor):
     """The model's mean km to services and the ratio inside its green term, in one pass.
 
