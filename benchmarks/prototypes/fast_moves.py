@@ -2,17 +2,20 @@
 
 Same rule, inputs and outputs as ``metrosim._kernels.choice.select_movers`` + ``relocate``
 (statistically equal outcomes, checked in ``tests/test_peer.py``; a different random stream).
-The project's kernel already tabulates logit weights per (site, group), draws with
-``rng.random()`` and descends a padded, branch-free Fenwick tree level by level. This measures
-what remains:
+It tried two ideas against the kernel of the time, which descended a Fenwick tree of vacancies:
 
 1. **A list of vacant dwellings instead of a Fenwick tree.** One entry per vacant dwelling with
    O(1) take/release (each cell's dwellings are a contiguous range of unit ids; the first
    ``occupied[c]`` are taken), so a uniform draw among vacant dwellings is one random index and
-   two loads, against a ~log2(sites)-level descent.
+   two loads, against a ~log2(sites)-level descent. The model has used a list since
+   2026-12-02 (``vacancy_list``, ``take_unit``, ``release_unit``: one entry per vacant
+   dwelling holding its site, without this prototype's per-dwelling id arrays).
 2. **Move probabilities tabulated per (cell, group)** once a year (vectorised), so a
    household's decision is one gather and one uniform instead of a utility (five gathers) and
-   an ``exp``.
+   an ``exp``. Not adopted: one ``exp`` per (site, group) costs as much as one per household.
+
+Measured with ``bench_households.py --prototype``; since the model's kernel took the list it
+is about twice as fast as this prototype.
 """
 
 from __future__ import annotations
