@@ -92,21 +92,27 @@ def choose_unconstrained(group, w, k, rng):
 @njit(cache=True)
 def choose_constrained_uniform(group, w, capacity, k, rng):
     """Choosers one at a time in random order; k draws uniform among the alternatives with
-    capacity left (as ``choicemodels`` samples); capacity taken at once."""
+    capacity left (as ``choicemodels`` samples); capacity taken at once.
+
+    The alternatives with capacity left are a list (swap-remove when one fills up) and each
+    group's weights are kept in the list's order, so a draw is one read of the chooser's
+    group's weights, not a read of the list and then of the weight table.
+    """
     n = group.size
-    n_alts = w.shape[0]
+    n_alts, n_groups = w.shape
     left = capacity.astype(np.int64)
-    alive = np.empty(n_alts, dtype=np.int64)  # alternatives with capacity left, swap-remove
-    where = np.full(n_alts, -1, dtype=np.int64)
+    alive = np.empty(n_alts, dtype=np.int32)  # alternatives with capacity left
+    wa = np.empty((n_groups, n_alts))  # wa[g, p] = w[alive[p], g]
     n_alive = 0
     for c in range(n_alts):
         if left[c] > 0:
             alive[n_alive] = c
-            where[c] = n_alive
+            for g in range(n_groups):
+                wa[g, n_alive] = w[c, g]
             n_alive += 1
     choice = np.full(n, -1, dtype=np.int64)
-    sites = np.empty(k, dtype=np.int64)
-    cand = np.empty(k, dtype=np.int64)
+    pos = np.empty(k, dtype=np.int64)
+    cpos = np.empty(k, dtype=np.int64)
     val = np.empty(k)
     order = np.arange(n)
     shuffle(rng, order)
@@ -115,20 +121,28 @@ def choose_constrained_uniform(group, w, capacity, k, rng):
             break
         i = order[t]
         for j in range(k):
-            sites[j] = alive[np.int64(uniform(rng) * n_alive)]
-        m, s = keep_affordable(sites, w, group[i], k, cand, val)
+            pos[j] = np.int64(uniform(rng) * n_alive)
+        wg = wa[group[i]]
+        m = 0
+        s = 0.0
+        for j in range(k):  # the affordable ones, without branches (as relocate does)
+            x = wg[pos[j]]
+            ok = x >= 0.0
+            cpos[m] = pos[j]
+            val[m] = x
+            s += x if ok else 0.0
+            m += ok
         if m == 0:
             continue
-        c = cand[logit_pick(val, m, s, uniform(rng))]
+        p = cpos[logit_pick(val, m, s, uniform(rng))]
+        c = alive[p]
         choice[i] = c
         left[c] -= 1
         if left[c] == 0:
-            p = where[c]
-            last = alive[n_alive - 1]
-            alive[p] = last
-            where[last] = p
-            where[c] = -1
             n_alive -= 1
+            alive[p] = alive[n_alive]
+            for g in range(n_groups):
+                wa[g, p] = wa[g, n_alive]
     return choice
 
 
