@@ -26,6 +26,22 @@ def test_link_shortcut_and_impassable():
     assert t2[0, 9] == pytest.approx(0.5) and t2[0, 8] == pytest.approx(1.5)
 
 
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 40), data=st.data())
+def test_network_sorts_links_and_points_to_each_cells_links(n, data):
+    m = data.draw(st.integers(0, 60))
+    src = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=int)
+    dst = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=int)
+    net = Network(n, src, dst, np.arange(m, dtype=float))
+    assert net.ptr.dtype == np.int64 and net.ptr.shape == (n + 1,)
+    assert np.array_equal(net.ptr, np.searchsorted(net.src, np.arange(n + 1)))
+    for i in range(n):  # each cell's links, sorted by destination, with their minutes
+        mine = np.flatnonzero(src == i)
+        got = slice(net.ptr[i], net.ptr[i + 1])
+        assert (net.src[got] == i).all() and np.array_equal(net.dst[got], np.sort(dst[mine]))
+        assert sorted(net.minutes[got].tolist()) == sorted(mine.astype(float).tolist())
+
+
 def test_equals_scipy_dijkstra_on_random_grids():
     rng = np.random.default_rng(5)
     for _ in range(5):

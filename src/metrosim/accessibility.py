@@ -20,6 +20,8 @@ Planners* 25(2), 73-76. doi:10.1080/01944365908978307
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from metrosim import _diskcache, surfaces
@@ -53,7 +55,17 @@ class Network:
         order = np.lexsort((dst, src))
         self.n_cells = n_cells
         self.src, self.dst, self.minutes = src[order], dst[order], minutes[order]
-        self.ptr = np.searchsorted(self.src, np.arange(n_cells + 1)).astype(np.int64)
+
+    @functools.cached_property
+    def ptr(self) -> np.ndarray:
+        """Row pointers: the links leaving cell ``i`` are ``ptr[i]:ptr[i + 1]`` (int64).
+
+        Made on first use (the model's kernels take the links as arrays): at 100 m cells
+        it is an array of 2.7 M entries.
+        """
+        ptr = np.zeros(self.n_cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.src, minlength=self.n_cells), out=ptr[1:])
+        return ptr
 
     @classmethod
     def empty(cls, n_cells: int) -> Network:
