@@ -626,6 +626,91 @@ def test_distance_to_nearest_equals_scipy_and_threads(mask, cell):
         assert np.isinf(one).all()
 
 
+@numba.njit
+def _float_envelope_transform(mask, cell_size, divisor):
+    """The transform as first written (reference): offsets in int64, a float division per
+    parabola for the envelope, and a walk along it for the output."""
+    ny, nx = mask.shape
+    big = ny + nx + 1
+    g = np.empty((ny, nx), dtype=np.int64)
+    for x in range(nx):
+        g[0, x] = 0 if mask[0, x] else big
+    for y in range(1, ny):
+        for x in range(nx):
+            g[y, x] = 0 if mask[y, x] else min(big, g[y - 1, x] + 1)
+    for y in range(ny - 2, -1, -1):
+        for x in range(nx):
+            g[y, x] = min(g[y, x], g[y + 1, x] + 1)
+    out = np.empty((ny, nx))
+    v = np.empty(nx, dtype=np.int64)
+    z = np.empty(nx + 1)
+    for y in range(ny):
+        k = -1
+        for q in range(nx):
+            if g[y, q] >= big:
+                continue
+            hq = float(g[y, q] * g[y, q] + q * q)
+            if k < 0:
+                k = 0
+                v[0] = q
+                z[0] = -np.inf
+                z[1] = np.inf
+                continue
+            while True:
+                p = v[k]
+                sep = (hq - float(g[y, p] * g[y, p] + p * p)) / (2.0 * (q - p))
+                if sep <= z[k]:
+                    k -= 1
+                else:
+                    break
+            k += 1
+            v[k] = q
+            z[k] = sep
+            z[k + 1] = np.inf
+        j = 0
+        for x in range(nx):
+            if k < 0:
+                out[y, x] = np.inf
+                continue
+            while z[j + 1] < x:
+                j += 1
+            dy = g[y, v[j]] * cell_size
+            dx = (x - v[j]) * cell_size
+            out[y, x] = np.sqrt(dy * dy + dx * dx) / divisor
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ny=st.integers(1, 90),
+    nx=st.integers(1, 90),
+    density=st.sampled_from([0.0, 0.001, 0.02, 0.3, 0.9, 1.0]),
+    divisor=st.sampled_from([1.0, 1000.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_distance_transform_is_the_float_envelope_bit_for_bit(ny, nx, density, divisor, seed):
+    """Integer intersections and the output by envelope segments give the bits of the float
+    envelope, on both paths of the kernel (integer comparisons, and the doubles used beyond
+    ~5,800 cells). Each example also runs 30 small masks with lattices of points, where
+    cells tie between nearest points at different offsets; a non-integer cell size then
+    tells the offsets apart in the last bit, so the tie rule is checked too."""
+    from metrosim._kernels.spatial import _transform, distance_transform
+
+    rng = np.random.default_rng(seed)
+    masks = [rng.random((ny, nx)) < density]
+    for _ in range(30):
+        m = rng.random(rng.integers(1, 40, 2)) < rng.choice([0.0, 0.01, 0.05, 0.2])
+        step = rng.integers(1, 6)
+        m[::step, :: step + 1] = True
+        masks.append(m)
+    for mask in masks:
+        for cell in (333.3, 0.1, 250.0):
+            ref = _float_envelope_transform(mask, cell, divisor)
+            np.testing.assert_array_equal(distance_transform(mask, cell, divisor), ref)
+            g = np.empty(mask.shape, dtype=np.int32)
+            np.testing.assert_array_equal(_transform(mask, g, cell, divisor, False), ref)
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     ny=st.integers(1, 12),

@@ -323,18 +323,130 @@ def running_window_sums(a, r, k):
     return out
 
 
+_U = np.uint64  # unsigned indices: no negative-index wraparound code, so the loops vectorise
+_ROWS_PER_TASK = 16
+
+
+@njit(cache=True)
+def _column_offsets(mask, g, big):
+    """g[y, x] = rows from (y, x) to the nearest True cell of column x (``big`` if none):
+    a forward and a backward sweep over whole rows (contiguous, branch-free, vectorised)."""
+    ny, nx = mask.shape
+    g0 = g[0]
+    m0 = mask[0]
+    for x in range(nx):
+        g0[x] = 0 if m0[x] else big
+    for y in range(1, ny):
+        gp = g[y - 1]
+        gy = g[y]
+        my = mask[y]
+        for x in range(nx):
+            a = min(big, gp[x] + 1)
+            gy[x] = 0 if my[x] else a
+    for y in range(ny - 2, -1, -1):
+        gb = g[y + 1]
+        gy = g[y]
+        for x in range(nx):
+            gy[x] = min(gy[x], gb[x] + 1)
+
+
+@njit(cache=True)
+def _row(grow, orow, nx, big, exact, cell_size, divisor, v, h, xs):
+    """Lower envelope of the parabolas ``(x - q)^2 + g(q)^2`` of one row, then the output.
+
+    ``v``/``h`` hold the columns and the integers ``g(q)^2 + q^2`` of the envelope. A new
+    parabola q pops the top p (above r) when its intersection with p is <= that of p with r;
+    with ``exact`` the two quotients are compared by cross-multiplying the integers, which
+    gives the same answer as comparing their correctly rounded doubles (the kernel checks
+    the grid is small enough for that); otherwise the doubles are compared as they are.
+    """
+    k = 0
+    for q in range(nx):
+        gq = np.int64(grow[q])
+        if gq >= big:
+            continue
+        hq = gq * gq + q * q
+        while k >= 2:
+            p = v[_U(k - 1)]
+            hp = h[_U(k - 1)]
+            r = v[_U(k - 2)]
+            hr = h[_U(k - 2)]
+            if exact:
+                pop = (hq - hp) * (p - r) <= (hp - hr) * (q - p)
+            else:
+                pop = (float(hq) - float(hp)) / (2.0 * (q - p)) <= (float(hp) - float(hr)) / (
+                    2.0 * (p - r)
+                )
+            if pop:
+                k -= 1
+            else:
+                break
+        v[_U(k)] = q
+        h[_U(k)] = hq
+        k += 1
+    if k == 0:
+        for x in range(nx):
+            orow[x] = np.inf
+        return
+    # parabola j owns the columns x with z_j < x <= z_{j+1}, z_{j+1} its intersection with
+    # parabola j + 1 (the double the reference kernel compares x with): x from floor(z) + 1
+    start = 0
+    for j in range(k):
+        q = v[_U(j)]
+        if j + 1 < k:
+            z = float(h[_U(j + 1)] - h[_U(j)]) / (2.0 * (v[_U(j + 1)] - q))
+            if z < 0.0:
+                end = 0
+            elif z >= nx:
+                end = nx
+            else:
+                end = np.int64(z) + 1
+        else:
+            end = nx
+        if end > start:
+            dy = np.int64(grow[_U(q)]) * cell_size
+            dy2 = dy * dy
+            fq = float(q)
+            for x in range(start, end):
+                dx = (xs[_U(x)] - fq) * cell_size  # == (x - q) * cell_size, exactly
+                orow[_U(x)] = np.sqrt(dy2 + dx * dx) / divisor
+            start = end
+
+
 @njit(cache=True, parallel=True)
+def _transform(mask, g, cell_size, divisor, exact):
+    """:func:`distance_transform` with the column offsets in ``g`` (int16 or int32, the
+    mask's shape) and ``exact`` telling :func:`_row` to compare intersections as integers."""
+    ny, nx = mask.shape
+    big = ny + nx + 1  # more than any in-grid offset
+    _column_offsets(mask, g, g.dtype.type(big))
+    out = np.empty((ny, nx))
+    xs = np.arange(nx).astype(np.float64)
+    ntask = (ny + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+    for t in prange(ntask):  # blocks of whole rows: same result with any number of threads
+        v = np.empty(nx, dtype=np.int64)
+        h = np.empty(nx, dtype=np.int64)
+        for y in range(t * _ROWS_PER_TASK, min(ny, (t + 1) * _ROWS_PER_TASK)):
+            _row(g[y], out[y], nx, big, exact, cell_size, divisor, v, h, xs)
+    return out
+
+
+@njit(cache=True)
 def distance_transform(mask, cell_size, divisor):
     """Euclidean distance (same unit as ``cell_size``) from each cell to the nearest True
     cell of a 2-D mask (``inf`` when the mask is empty).
 
     Felzenszwalb & Huttenlocher's (2012) exact two-pass transform: the distance along each
-    column to the nearest feature, then for each row the lower envelope of the parabolas
-    ``(x - q)^2 + g(q)^2``. The winning offsets ``(dy, dx)`` give
-    ``sqrt((dy s)^2 + (dx s)^2)``, the expression ``scipy.ndimage.distance_transform_edt``
-    evaluates, divided by ``divisor`` (1.0 for the unit of ``cell_size``; 1000.0 turns metres
-    into km with the bits of a division of the whole array). Rows are independent in the
-    second pass, so the parallel loop gives the same result with any number of threads.
+    column to the nearest feature (int16 when the grid allows, else int32: less memory
+    traffic), then for each row the lower envelope of the parabolas ``(x - q)^2 + g(q)^2``,
+    built with integer arithmetic (no division per parabola) and written out one envelope
+    segment at a time. The winning offsets ``(dy, dx)`` give ``sqrt((dy s)^2 + (dx s)^2)``,
+    the expression ``scipy.ndimage.distance_transform_edt`` evaluates, divided by
+    ``divisor`` (1.0 for the unit of ``cell_size``; 1000.0 turns metres into km with the
+    bits of a division of the whole array). Ties between nearest cells go to the smallest
+    column, as in the float version of the envelope, so the bits are the same. Rows are
+    independent in the second pass (processed in fixed blocks of rows), so the parallel loop
+    gives the same result with any number of threads.
 
     References
     ----------
@@ -342,58 +454,15 @@ def distance_transform(mask, cell_size, divisor):
     functions. *Theory of Computing* 8, 415-428. doi:10.4086/toc.2012.v008a019
     """
     ny, nx = mask.shape
-    big = ny + nx + 1  # more than any in-grid offset
-    g = np.empty((ny, nx), dtype=np.int32)  # column offsets (< big): half the traffic of int64
-    for x in range(nx):
-        g[0, x] = 0 if mask[0, x] else big
-    for y in range(1, ny):
-        for x in range(nx):
-            g[y, x] = 0 if mask[y, x] else min(big, g[y - 1, x] + 1)
-    for y in range(ny - 2, -1, -1):
-        for x in range(nx):
-            if g[y + 1, x] + 1 < g[y, x]:
-                g[y, x] = g[y + 1, x] + 1
-    out = np.empty((ny, nx))
-    for y in prange(ny):
-        v = np.empty(nx, dtype=np.int64)  # columns of the parabolas in the envelope
-        z = np.empty(nx + 1)  # boundaries between them
-        k = -1
-        for q in range(nx):
-            if g[y, q] >= big:
-                continue
-            gq = np.int64(g[y, q])
-            hq = float(gq * gq + q * q)
-            if k < 0:
-                k = 0
-                v[0] = q
-                z[0] = -np.inf
-                z[1] = np.inf
-                continue
-            while True:
-                p = v[k]
-                gp = np.int64(g[y, p])
-                sep = (hq - float(gp * gp + p * p)) / (2.0 * (q - p))
-                if sep <= z[k]:
-                    k -= 1  # never below 0: z[0] is -inf
-                else:
-                    break
-            k += 1
-            v[k] = q
-            z[k] = sep
-            z[k + 1] = np.inf
-        if k < 0:
-            for x in range(nx):
-                out[y, x] = np.inf
-            continue
-        j = 0
-        for x in range(nx):
-            while z[j + 1] < x:
-                j += 1
-            q = v[j]
-            dy = np.int64(g[y, q]) * cell_size
-            dx = (x - q) * cell_size
-            out[y, x] = np.sqrt(dy * dy + dx * dx) / divisor
-    return out
+    # Two different quotients a = (hq - hp) / 2(q - p), b = (hp - hr) / 2(p - r) differ by at
+    # least 1 / (4 m^2) and are at most ((ny - 1)^2 + m^2) / 2 in size (m = nx - 1), so they
+    # round to different doubles, and cross-multiplied integers decide as the doubles do,
+    # while 2 m^2 ((ny - 1)^2 + m^2) < 2^52 (up to about 5,800 x 5,800 cells).
+    m = float(max(nx - 1, 1))
+    exact = 2.0 * m * m * (float(ny - 1) ** 2 + m * m) < 2.0**52
+    if ny + nx + 2 < 32767:
+        return _transform(mask, np.empty((ny, nx), dtype=np.int16), cell_size, divisor, exact)
+    return _transform(mask, np.empty((ny, nx), dtype=np.int32), cell_size, divisor, exact)
 
 
 @njit(cache=True, error_model="numpy")
