@@ -132,44 +132,47 @@ def _bucket_sweep(
     ne, queued, cur, reserve = state[0], state[1], state[2], state[3]
     cap = ent_v.size
     mask = head.size - 1
+    # indices as unsigned (every one is >= 0): numba then emits no negative-index wraparound
+    # on each access (the search takes about 1.3x less time)
+    u = np.uint64
     offs = (-width - 1, -width, -width + 1, -1, 1, width - 1, width, width + 1)
     r2 = _SQRT2
     steps = (r2, 1.0, r2, 1.0, 1.0, r2, 1.0, r2)
     while queued > 0:
-        b = cur & mask
+        b = u(cur & mask)
         while head[b] >= 0:
             if cap - ne < reserve:
                 state[0], state[1], state[2] = ne, queued, cur
                 return False
-            e = head[b]
+            e = u(head[b])
             head[b] = ent_nx[e]
             queued -= 1
-            v = ent_v[e]
-            if done[v]:  # a stale entry: v was queued again with a smaller time
+            v = np.int64(ent_v[e])
+            if done[u(v)]:  # a stale entry: v was queued again with a smaller time
                 continue
-            done[v] = True
-            tv = dist[v]
-            hv = half[v]
+            done[u(v)] = True
+            tv = dist[u(v)]
+            hv = half[u(v)]
             for k in range(8):
-                w = v + offs[k]
+                w = u(v + offs[k])
                 # inf < inf is False: impassable neighbours (and the border) are never entered.
                 nt = tv + steps[k] * (hv + half[w])
                 if nt < dist[w] and not done[w]:
                     dist[w] = nt
-                    bb = np.int64((nt - tmin) * inv) & mask
-                    ent_v[ne] = w
-                    ent_nx[ne] = head[bb]
+                    bb = u(np.int64((nt - tmin) * inv) & mask)
+                    ent_v[u(ne)] = w
+                    ent_nx[u(ne)] = head[bb]
                     head[bb] = ne
                     ne += 1
                     queued += 1
-            for j in range(link_ptr[v], link_ptr[v + 1]):
-                w = link_to[j]
-                nt = tv + link_min[j]
+            for j in range(link_ptr[u(v)], link_ptr[u(v + 1)]):
+                w = u(link_to[u(j)])
+                nt = tv + link_min[u(j)]
                 if half[w] < np.inf and nt < dist[w] and not done[w]:
                     dist[w] = nt
-                    bb = np.int64((nt - tmin) * inv) & mask
-                    ent_v[ne] = w
-                    ent_nx[ne] = head[bb]
+                    bb = u(np.int64((nt - tmin) * inv) & mask)
+                    ent_v[u(ne)] = w
+                    ent_nx[u(ne)] = head[bb]
                     head[bb] = ne
                     ne += 1
                     queued += 1
