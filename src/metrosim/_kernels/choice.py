@@ -386,14 +386,17 @@ def choose_dwellings(
             m = 1
         if total > 0:
             draw_units(total, rng, n_alt, pos)
+            # indices as unsigned (all >= 0): no negative-index wraparound on each access
+            ug = np.uint64(g)
             for j in range(n_alt):  # keep the affordable ones (x >= 0), without branches
-                p = pos[j]
-                k = np.int64(units[p])
-                x = w[k, g]
+                p = pos[np.uint64(j)]
+                k = np.int64(units[np.uint64(p)])
+                x = w[np.uint64(k), ug]
                 ok = x >= 0.0
-                cand[m] = k
-                cpos[m] = p
-                val[m] = x
+                um = np.uint64(m)
+                cand[um] = k
+                cpos[um] = p
+                val[um] = x
                 s += x if ok else 0.0
                 wmax = max(wmax, x)
                 m += ok
