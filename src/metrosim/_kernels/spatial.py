@@ -6,6 +6,8 @@ Nothing is checked here; the public wrappers validate their input.
 import numpy as np
 from numba import njit, prange
 
+_U = np.uint64  # unsigned indices: no negative-index wraparound code, so the loops vectorise
+
 
 @njit(cache=True)
 def separable_environment(ys, xs, counts, ny, nx, w):
@@ -155,29 +157,159 @@ def window_sums(a, r, k):
 
 
 @njit(cache=True)
-def _add_coverage_row(hh, dist_km, reach_m, row, nx, sign, bu, bt):
-    """bu/bt += sign * (the households of grid row ``row`` beyond ``reach_m``, all of them)."""
-    o = row * nx
-    for x in range(nx):
-        h = np.int64(hh[o + x])
-        bt[x] += sign * h
-        if dist_km[o + x] * 1000.0 > reach_m:
-            bu[x] += sign * h
+def _rows_step(a, y, r, buf):
+    """:func:`rows_window` with whole-row, branch-free loops on unsigned indices
+    (``buf[j] = sum(a[y - r .. y + r, j])``, rows inside the grid, exact in int64; for
+    ``y > 0`` ``buf`` must hold the result for ``y - 1``)."""
+    ny, m = a.shape
+    if y == 0:
+        for j in range(m):
+            buf[_U(j)] = 0
+        for yy in range(0, min(r, ny - 1) + 1):
+            row = a[yy]
+            for j in range(m):
+                buf[_U(j)] += row[_U(j)]
+        return
+    add = y + r
+    sub = y - r - 1
+    if add < ny and sub >= 0:
+        ra = a[add]
+        rs = a[sub]
+        for j in range(m):
+            buf[_U(j)] += np.int64(ra[_U(j)]) - np.int64(rs[_U(j)])
+    elif add < ny:
+        ra = a[add]
+        for j in range(m):
+            buf[_U(j)] += ra[_U(j)]
+    elif sub >= 0:
+        rs = a[sub]
+        for j in range(m):
+            buf[_U(j)] -= rs[_U(j)]
 
 
 @njit(cache=True)
-def _window_along_x(b, r, nx, out, o):
-    """out[o + x] = sum(b[x - r .. x + r]) (x inside the row), a sliding window in int64."""
-    s = np.int64(0)
+def _cols_step(row, r, k, o):
+    """:func:`cols_window` (``o[x k + g] = sum(row[(x - r .. x + r) k + g])``, x inside the
+    row, exact in int64) with the sliding window split into branch-free segments: entries
+    entering only, entering and leaving, neither, leaving only."""
+    n = row.size
+    nx = n // k
+    first = (min(r, nx - 1) + 1) * k
+    for t in range(k):
+        o[_U(t)] = 0
+    for t in range(first):
+        o[_U(t % k)] += row[_U(t)]
+    rk = r * k
+    lead = min((r + 1) * k, n)  # from t = lead on, an entry leaves the window
+    hi = min(max(n - rk, k), n)  # row[t + r k] exists for t < hi
+    for t in range(k, min(hi, lead)):
+        o[_U(t)] = o[_U(t - k)] + row[_U(t + rk)]
+    for t in range(lead, hi):
+        o[_U(t)] = o[_U(t - k)] + (row[_U(t + rk)] - row[_U(t - lead)])
+    for t in range(hi, lead):
+        o[_U(t)] = o[_U(t - k)]
+    for t in range(max(hi, lead), n):
+        o[_U(t)] = o[_U(t - k)] - row[_U(t - lead)]
+
+
+@njit(cache=True, error_model="numpy")
+def window_shares(a, r, k):
+    """Totals and shares of the ``(2r+1) x (2r+1)`` windows of an integer grid of k layers.
+
+    ``a`` is ``(ny, nx * k)`` counts (layer ``g`` of cell x at ``x * k + g``). Each row's
+    window sums (:func:`_rows_step`, :func:`_cols_step`: those of :func:`window_sums`) are
+    kept for that row only; each cell's total ``t`` over the k layers (int64) and
+    ``share[., g] = w_g / t`` (float64, 0 when ``t`` is 0) are written directly, as dividing
+    the full window sums by their totals would.
+    """
+    ny, m = a.shape
+    nx = m // k
+    total = np.empty(ny * nx, dtype=np.int64)
+    share = np.empty((ny * nx, k))
+    flat = share.reshape(ny * m)
+    rows = np.empty(m, dtype=np.int64)
+    buf = np.empty(m, dtype=np.int64)
+    for y in range(ny):
+        _rows_step(a, y, r, rows)
+        _cols_step(rows, r, k, buf)
+        base = y * nx
+        ob = y * m
+        for x in range(nx):
+            o = x * k
+            tt = np.int64(0)
+            for g in range(k):
+                tt += buf[_U(o + g)]
+            total[_U(base + x)] = tt
+            d = float(tt)
+            for g in range(k):
+                s = float(buf[_U(o + g)]) / d  # error_model numpy: no zero check per division
+                flat[_U(ob + o + g)] = s if tt > 0 else 0.0
+    return total, share
+
+
+@njit(cache=True)
+def _window_x2(bu, bt, r, nx, ou, ot):
+    """``ou[x] = sum(bu[x - r .. x + r])`` and the same of ``bt`` into ``ot`` (x inside the
+    row): two sliding windows in int64, side by side, in branch-free segments."""
+    su = np.int64(0)
+    st = np.int64(0)
     for x in range(min(r, nx - 1) + 1):
-        s += b[x]
-    out[o] = s
-    for x in range(1, nx):
-        if x + r < nx:
-            s += b[x + r]
-        if x - r - 1 >= 0:
-            s -= b[x - r - 1]
-        out[o + x] = s
+        su += bu[_U(x)]
+        st += bt[_U(x)]
+    ou[0] = su
+    ot[0] = st
+    lead = min(r + 1, nx)  # from x = lead on, an entry leaves the window
+    hi = min(max(nx - r, 1), nx)  # b[x + r] exists for x < hi
+    for x in range(1, min(hi, lead)):
+        su += bu[_U(x + r)]
+        st += bt[_U(x + r)]
+        ou[_U(x)] = su
+        ot[_U(x)] = st
+    for x in range(lead, hi):
+        su += bu[_U(x + r)] - bu[_U(x - lead)]
+        st += bt[_U(x + r)] - bt[_U(x - lead)]
+        ou[_U(x)] = su
+        ot[_U(x)] = st
+    for x in range(hi, lead):
+        ou[_U(x)] = su
+        ot[_U(x)] = st
+    for x in range(max(hi, lead), nx):
+        su -= bu[_U(x - lead)]
+        st -= bt[_U(x - lead)]
+        ou[_U(x)] = su
+        ot[_U(x)] = st
+
+
+@njit(cache=True)
+def _coverage_rows(hh, dist_km, reach_m, add, sub, nx, bu, bt):
+    """bu/bt += (the households of grid row ``add`` beyond ``reach_m``, all of them) minus
+    those of row ``sub`` (a negative row number is left out): one branch-free pass."""
+    if add >= 0 and sub >= 0:
+        ha = hh[add * nx : (add + 1) * nx]
+        da = dist_km[add * nx : (add + 1) * nx]
+        hs = hh[sub * nx : (sub + 1) * nx]
+        ds = dist_km[sub * nx : (sub + 1) * nx]
+        for x in range(nx):
+            h1 = np.int64(ha[_U(x)])
+            h2 = np.int64(hs[_U(x)])
+            u1 = h1 if da[_U(x)] * 1000.0 > reach_m else 0
+            u2 = h2 if ds[_U(x)] * 1000.0 > reach_m else 0
+            bt[_U(x)] += h1 - h2
+            bu[_U(x)] += u1 - u2
+    elif add >= 0:
+        ha = hh[add * nx : (add + 1) * nx]
+        da = dist_km[add * nx : (add + 1) * nx]
+        for x in range(nx):
+            h1 = np.int64(ha[_U(x)])
+            bt[_U(x)] += h1
+            bu[_U(x)] += h1 if da[_U(x)] * 1000.0 > reach_m else 0
+    elif sub >= 0:
+        hs = hh[sub * nx : (sub + 1) * nx]
+        ds = dist_km[sub * nx : (sub + 1) * nx]
+        for x in range(nx):
+            h2 = np.int64(hs[_U(x)])
+            bt[_U(x)] -= h2
+            bu[_U(x)] -= h2 if ds[_U(x)] * 1000.0 > reach_m else 0
 
 
 @njit(cache=True)
@@ -196,29 +328,46 @@ def coverage_window_sums(hh, dist_km, reach_m, ny, nx, r):
     bu = np.zeros(nx, dtype=np.int64)
     bt = np.zeros(nx, dtype=np.int64)
     for row in range(min(r, ny - 1) + 1):
-        _add_coverage_row(hh, dist_km, reach_m, row, nx, 1, bu, bt)
+        _coverage_rows(hh, dist_km, reach_m, row, -1, nx, bu, bt)
     for y in range(ny):
         if y > 0:
-            if y + r < ny:
-                _add_coverage_row(hh, dist_km, reach_m, y + r, nx, 1, bu, bt)
-            if y - r - 1 >= 0:
-                _add_coverage_row(hh, dist_km, reach_m, y - r - 1, nx, -1, bu, bt)
-        _window_along_x(bu, r, nx, unc, y * nx)
-        _window_along_x(bt, r, nx, tot, y * nx)
+            add = y + r if y + r < ny else -1
+            _coverage_rows(hh, dist_km, reach_m, add, y - r - 1, nx, bu, bt)
+        _window_x2(bu, bt, r, nx, unc[y * nx : (y + 1) * nx], tot[y * nx : (y + 1) * nx])
     return unc, tot
 
 
 @njit(cache=True)
-def _add_vacancy_row(capacity, occupied, row, nx, sign, bv, bc):
-    """bv/bc += sign * (vacant dwellings, dwellings) of grid row ``row``."""
-    o = row * nx
-    for x in range(nx):
-        c = np.int64(capacity[o + x])
-        bc[x] += sign * c
-        bv[x] += sign * (c - np.int64(occupied[o + x]))
+def _vacancy_rows(capacity, occupied, add, sub, nx, bv, bc):
+    """bv/bc += (vacant dwellings, dwellings) of grid row ``add`` minus those of row ``sub``
+    (a negative row number is left out): one branch-free pass."""
+    if add >= 0 and sub >= 0:
+        ca = capacity[add * nx : (add + 1) * nx]
+        oa = occupied[add * nx : (add + 1) * nx]
+        cs = capacity[sub * nx : (sub + 1) * nx]
+        os = occupied[sub * nx : (sub + 1) * nx]
+        for x in range(nx):
+            c1 = np.int64(ca[_U(x)])
+            c2 = np.int64(cs[_U(x)])
+            bc[_U(x)] += c1 - c2
+            bv[_U(x)] += (c1 - np.int64(oa[_U(x)])) - (c2 - np.int64(os[_U(x)]))
+    elif add >= 0:
+        ca = capacity[add * nx : (add + 1) * nx]
+        oa = occupied[add * nx : (add + 1) * nx]
+        for x in range(nx):
+            c1 = np.int64(ca[_U(x)])
+            bc[_U(x)] += c1
+            bv[_U(x)] += c1 - np.int64(oa[_U(x)])
+    elif sub >= 0:
+        cs = capacity[sub * nx : (sub + 1) * nx]
+        os = occupied[sub * nx : (sub + 1) * nx]
+        for x in range(nx):
+            c2 = np.int64(cs[_U(x)])
+            bc[_U(x)] -= c2
+            bv[_U(x)] -= c2 - np.int64(os[_U(x)])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def vacancy_rates(capacity, occupied, ny, nx, r, natural):
     """Vacancy rate of the ``(2r+1) x (2r+1)`` window around each cell (zero outside).
 
@@ -234,18 +383,17 @@ def vacancy_rates(capacity, occupied, ny, nx, r, natural):
     sv = np.empty(nx, dtype=np.int64)
     sc = np.empty(nx, dtype=np.int64)
     for row in range(min(r, ny - 1) + 1):
-        _add_vacancy_row(capacity, occupied, row, nx, 1, bv, bc)
+        _vacancy_rows(capacity, occupied, row, -1, nx, bv, bc)
     for y in range(ny):
         if y > 0:
-            if y + r < ny:
-                _add_vacancy_row(capacity, occupied, y + r, nx, 1, bv, bc)
-            if y - r - 1 >= 0:
-                _add_vacancy_row(capacity, occupied, y - r - 1, nx, -1, bv, bc)
-        _window_along_x(bv, r, nx, sv, 0)
-        _window_along_x(bc, r, nx, sc, 0)
+            add = y + r if y + r < ny else -1
+            _vacancy_rows(capacity, occupied, add, y - r - 1, nx, bv, bc)
+        _window_x2(bv, bc, r, nx, sv, sc)
         o = y * nx
         for x in range(nx):
-            rate[o + x] = float(sv[x]) / float(sc[x]) if sc[x] > 0 else natural
+            c = sc[_U(x)]
+            q = float(sv[_U(x)]) / float(c)  # error_model numpy: no zero check, select below
+            rate[_U(o + x)] = q if c > 0 else natural
     return rate
 
 
@@ -323,7 +471,6 @@ def running_window_sums(a, r, k):
     return out
 
 
-_U = np.uint64  # unsigned indices: no negative-index wraparound code, so the loops vectorise
 _ROWS_PER_TASK = 16
 
 
@@ -507,39 +654,3 @@ def row_totals(a):
             t += a[i, g]
         out[i] = t
     return out
-
-
-@njit(cache=True)
-def window_shares(a, r, k):
-    """Totals and shares of the ``(2r+1) x (2r+1)`` windows of an integer grid of k layers.
-
-    ``a`` is ``(ny, nx * k)`` counts (layer ``g`` of cell x at ``x * k + g``). Each row's
-    window sums (:func:`rows_window`, :func:`cols_window`: those of :func:`window_sums`) are
-    kept for that row only; each cell's total ``t`` over the k layers (int64) and
-    ``share[., g] = w_g / t`` (float64, 0 when ``t`` is 0) are written directly, as dividing
-    the full window sums by their totals would.
-    """
-    ny, m = a.shape
-    nx = m // k
-    total = np.empty(ny * nx, dtype=np.int64)
-    share = np.empty((ny * nx, k))
-    rows = np.empty(m, dtype=np.int64)
-    buf = np.empty(m, dtype=np.int64)
-    for y in range(ny):
-        rows_window(a, y, r, rows)
-        cols_window(rows, r, k, buf)
-        base = y * nx
-        for x in range(nx):
-            o = x * k
-            tt = 0
-            for g in range(k):
-                tt += buf[o + g]
-            total[base + x] = tt
-            if tt > 0:
-                d = float(tt)
-                for g in range(k):
-                    share[base + x, g] = float(buf[o + g]) / d
-            else:
-                for g in range(k):
-                    share[base + x, g] = 0.0
-    return total, share
