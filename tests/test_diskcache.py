@@ -292,7 +292,7 @@ def test_commute_minutes_from_the_cache_are_identical(cache, monkeypatch):
     speed[3, :7] = 0.0  # impassable cells
     jobs = rng.poisson(2.0, (12, 15)).astype(np.float64)
     net = accessibility.Network(speed.size, [3, 100], [150, 7], [4.0, 2.5])
-    calls = _count(monkeypatch, surfaces, "job_accessibility")
+    calls = _count(monkeypatch, surfaces, "_job_accessibility")
     args = (speed, 500.0, jobs, net)
     kw = {"block": 2, "beta": 0.05}
     plain = accessibility.commute_minutes(*args, **kw)

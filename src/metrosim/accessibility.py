@@ -182,8 +182,8 @@ def commute_minutes(
     links = _links(network)
 
     def compute() -> dict[str, np.ndarray]:
-        _, minutes = surfaces.job_accessibility(
-            speed_kmh, cell_size_m, jobs, coarsen=block, beta_per_min=beta, links=links
+        _, minutes = surfaces._job_accessibility(
+            speed_kmh, cell_size_m, jobs, block, beta, links, with_access=False
         )
         return {"minutes": minutes}
 

@@ -395,6 +395,18 @@ def job_accessibility(
     >>> bool(np.allclose(a, 10 * np.exp(-0.1 * g)))
     True
     """
+    return _job_accessibility(
+        speed_kmh, cell_size_m, jobs, coarsen, beta_per_min, links, with_access=True
+    )
+
+
+def _job_accessibility(
+    speed_kmh, cell_size_m, jobs, coarsen, beta_per_min, links, *, with_access: bool
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """:func:`job_accessibility`, with ``A`` None unless ``with_access``.
+
+    The model needs only ``g``, and ``A`` costs an ``exp`` per fine cell.
+    """
     func = "job_accessibility"
     speed = _speed(func, speed_kmh)
     cell = _real_scalar(func, "cell_size_m", cell_size_m, positive=True)
@@ -462,7 +474,7 @@ def job_accessibility(
         log_rel = _unpad(m, by, bx) + np.log(_unpad(s, by, bx))  # -inf: no job reachable
     log_rel = np.repeat(np.repeat(log_rel, k, axis=0), k, axis=1)[:ny, :nx]
     log_rel[~ok] = -np.inf
-    access = total * np.exp(log_rel)
+    access = total * np.exp(log_rel) if with_access else None
     gen = (0.0 - log_rel) / beta  # not -0.0 at the jobs
     return access, gen
 
