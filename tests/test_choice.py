@@ -2,6 +2,7 @@
 
 import itertools
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from scipy import stats
 
 from metrosim import choice
 from metrosim._kernels import choice as K
+from metrosim._kernels import pcg
 
 SEEDS = (11, 23, 37, 41, 59)
 ALPHA = 1e-3  # every seed must pass: p > ALPHA
@@ -313,6 +315,51 @@ def test_mover_probability_follows_dissatisfaction_rule(seed):
             mine = (hh_cell == c) & (hh_group == g)
             k = int(moved[mine].sum())
             assert stats.binomtest(k, int(mine.sum()), p[c]).pvalue > ALPHA, (g, c, k, p[c])
+
+
+@numba.njit
+def _draw_movers_reference(hh_cell, hh_group, cell_site, v, vref, base_rate, diss_rate, rng):
+    """The mover draw as first written: p from the gap for every housed household."""
+    n = hh_cell.size
+    flag = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        c = hh_cell[i]
+        if c < 0:
+            flag[i] = True
+            continue
+        g = hh_group[i]
+        p = base_rate
+        gap = vref[g] - v[cell_site[c], g]
+        if gap > 0.0:
+            p += diss_rate * (1.0 - np.exp(-gap))
+        flag[i] = pcg.uniform(rng) < p
+    movers = np.flatnonzero(flag).astype(np.int64)
+    pcg.shuffle(rng, movers)
+    return movers
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_hh=st.integers(0, 300),
+    base=st.sampled_from([0.0, 0.07, 0.5, 1.0]) | st.floats(0.0, 1.0),
+    diss=st.sampled_from([0.0, 0.15, 1.0]) | st.floats(0.0, 1.0),
+    spread=st.sampled_from([0.0, 0.1, 3.0, 50.0]),
+)
+def test_draw_movers_skips_the_gap_only_where_it_cannot_matter(seed, n_hh, base, diss, spread):
+    """Uniforms below base_rate or at/above base_rate + dissatisfaction_rate decide without
+    the household's utility: the movers and the stream's end state are those of the rule
+    evaluated for everyone."""
+    w = make_world(seed, n_cells=40, n_hh=n_hh, groups=3)
+    site_cell, cell_site = K.sites_of(w["capacity"])
+    rng = np.random.default_rng(seed)
+    v = rng.normal(0.0, spread, (site_cell.size, 3))
+    vref = np.append(rng.normal(0.0, spread, 2), -np.inf)  # the last group: nothing affordable
+    a, b = pcg.stream_of(np.random.default_rng(seed)), pcg.stream_of(np.random.default_rng(seed))
+    got = K.draw_movers(w["hh_cell"], w["hh_group"], cell_site, v, vref, base, diss, a)
+    ref = _draw_movers_reference(w["hh_cell"], w["hh_group"], cell_site, v, vref, base, diss, b)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(a, b)
 
 
 # ----------------------------------------------------------------------------- invariants

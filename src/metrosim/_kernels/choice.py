@@ -277,18 +277,29 @@ def draw_movers(hh_cell, hh_group, cell_site, v, vref, base_rate, dissatisfactio
     n = hh_cell.size
     flag = np.zeros(n, dtype=np.bool_)
     count = 0
+    # p lies in [base_rate, base_rate + dissatisfaction_rate] (rounding is monotone), so a
+    # uniform below the first moves and one at or above the second stays whatever the gap:
+    # only the uniforms in between need the household's utility and an exp
+    lo = base_rate
+    hi = base_rate + dissatisfaction_rate
+    bounded = dissatisfaction_rate >= 0.0
     for i in range(n):
         c = hh_cell[i]
         if c < 0:
             flag[i] = True
             count += 1
             continue
-        g = hh_group[i]
-        p = base_rate
-        gap = vref[g] - v[cell_site[c], g]
-        if gap > 0.0:
-            p += dissatisfaction_rate * (1.0 - np.exp(-gap))
-        if uniform(rng) < p:
+        u = uniform(rng)
+        if bounded and (u < lo or u >= hi):
+            move = u < lo
+        else:
+            g = hh_group[i]
+            p = base_rate
+            gap = vref[g] - v[cell_site[c], g]
+            if gap > 0.0:
+                p += dissatisfaction_rate * (1.0 - np.exp(-gap))
+            move = u < p
+        if move:
             flag[i] = True
             count += 1
     movers = np.empty(count, dtype=np.int64)
