@@ -45,10 +45,16 @@ def capture(scale: int, path: Path) -> None:
         return original(*args)
 
     surfaces.gravity_logsum = spy
+    before = os.environ.get("METROSIM_DISK_CACHE")
+    os.environ["METROSIM_DISK_CACHE"] = "0"  # the initial commute surface is disk-cached
     try:
         MetroModel(Scenario(scale=scale), rng=1)
     finally:
         surfaces.gravity_logsum = original
+        if before is None:
+            del os.environ["METROSIM_DISK_CACHE"]
+        else:
+            os.environ["METROSIM_DISK_CACHE"] = before
     if not seen:
         raise RuntimeError("MetroModel did not call gravity_logsum")
     np.savez(path, *[np.asarray(v) for v in seen[0]])
