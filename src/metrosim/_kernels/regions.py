@@ -3,6 +3,8 @@
 import numpy as np
 from numba import njit
 
+_U = np.uint64  # unsigned indices: no negative-index wraparound code on each access
+
 
 @njit(cache=True)
 def argmax_by_region(score, region, n_regions):
@@ -31,17 +33,17 @@ def argmax_blend_by_region(a, b, p, region, n_regions):
     Returns the best cell of each region (-1 where none scores above 0) and its score (0
     there); each score is the same two products and one sum as the numpy expression.
     """
+    # top[c] stays 0.0 while best[c] < 0 and only rises to scores > 0, so "score > 0 and
+    # (best < 0 or score > top)" is "score > top" (NaN fails both).
     best = np.full(n_regions, -1, dtype=np.int64)
     top = np.zeros(n_regions)
     q = 1.0 - p
-    for i in range(a.size):
+    for i in range(_U(a.size)):
         c = region[i]
         if c < 0:
             continue
         v = p * a[i] + q * b[i]
-        if not v > 0.0:
-            continue
-        if best[c] < 0 or v > top[c]:
+        if v > top[c]:
             best[c] = i
             top[c] = v
     return best, top

@@ -504,20 +504,48 @@ def service_and_green_ratio(school_km, clinic_km, park_km, total, park_nb, per_h
 
 
 @njit(cache=True)
+def _chains4(t0, t1, t2, t3, c0, c1, c2, c3, nx, w, o0, o1, o2, o3):
+    """:func:`running_cols` (k = 1) of four rows at once: four independent addition chains."""
+    lead = _U(w - (w - 1) // 2)  # r + 1
+    n = _U(nx)
+    for t in range(n):
+        s = t + lead
+        c0[s] = c0[s - _U(1)] + t0[t]
+        c1[s] = c1[s - _U(1)] + t1[t]
+        c2[s] = c2[s - _U(1)] + t2[t]
+        c3[s] = c3[s - _U(1)] + t3[t]
+    for s in range(lead + n, n + _U(w)):
+        c0[s] = c0[s - _U(1)] + 0.0
+        c1[s] = c1[s - _U(1)] + 0.0
+        c2[s] = c2[s - _U(1)] + 0.0
+        c3[s] = c3[s - _U(1)] + 0.0
+    for t in range(n):
+        o0[t] = c0[t + _U(w)] - c0[t]
+    for t in range(n):
+        o1[t] = c1[t + _U(w)] - c1[t]
+    for t in range(n):
+        o2[t] = c2[t + _U(w)] - c2[t]
+    for t in range(n):
+        o3[t] = c3[t + _U(w)] - c3[t]
+
+
+@njit(cache=True)
 def running_cols(row, r, k, c, o):
     """``o`` = the window sums along x of one flat float64 row (layer g steps by k), by running
     sums in ``c`` (length ``(nx + 2r + 1) k``; its first ``(r + 1) k`` entries must be 0.0):
     ``o[t] = c[t + (2r+1) k] - c[t]``, the additions of ``np.pad`` + ``cumsum`` + takes."""
-    n_in = row.size
-    nx = n_in // k
-    w = 2 * r + 1
-    lead = (r + 1) * k
+    n_in = _U(row.size)
+    uk = _U(k)
+    nx = n_in // uk
+    w = _U(2 * r + 1)
+    lead = _U(r + 1) * uk
     for t in range(lead, lead + n_in):
-        c[t] = c[t - k] + row[t - lead]
-    for t in range(lead + n_in, (nx + w) * k):
-        c[t] = c[t - k] + 0.0
+        c[t] = c[t - uk] + row[t - lead]
+    for t in range(lead + n_in, (nx + w) * uk):
+        c[t] = c[t - uk] + 0.0
+    wk = w * uk
     for t in range(n_in):
-        o[t] = c[t + w * k] - c[t]
+        o[t] = c[t + wk] - c[t]
 
 
 @njit(cache=True)
@@ -534,26 +562,54 @@ def running_window_sums(a, r, k):
     ny, m = a.shape
     w = 2 * r + 1
     c = np.zeros((w + 1, m))  # rows 0..r: the leading zeros' running sum (0.0)
-    cx = np.zeros((m // k + w) * k)  # the first (r + 1) k entries stay 0.0
-    tmp = np.empty(m)
+    nc = (m // k + w) * k
+    cx = np.zeros((4, nc))  # the first (r + 1) k entries of each row stay 0.0
+    tmp = np.empty((4, m))
     out = np.empty((ny, m))
+    um = _U(m)
+    nb = 0  # rows of window sums down the rows waiting in tmp (k == 1: summed 4 at a time)
     for kk in range(r + 1, ny + w):
         src = kk - r - 1
         cur = c[kk % (w + 1)]
         prev = c[(kk - 1) % (w + 1)]
         if src < ny:
             row = a[src]
-            for j in range(m):
+            for j in range(um):
                 cur[j] = prev[j] + row[j]
         else:
-            for j in range(m):
+            for j in range(um):
                 cur[j] = prev[j] + 0.0
         y = kk - w
         if y >= 0:
             old = c[y % (w + 1)]
-            for j in range(m):
-                tmp[j] = cur[j] - old[j]
-            running_cols(tmp, r, k, cx, out[y])
+            tb = tmp[nb]
+            for j in range(um):
+                tb[j] = cur[j] - old[j]
+            if k != 1:
+                running_cols(tb, r, k, cx[0], out[y])
+                continue
+            nb += 1
+            if nb == 4:
+                y0 = y - 3
+                _chains4(
+                    tmp[0],
+                    tmp[1],
+                    tmp[2],
+                    tmp[3],
+                    cx[0],
+                    cx[1],
+                    cx[2],
+                    cx[3],
+                    m,
+                    w,
+                    out[y0],
+                    out[y0 + 1],
+                    out[y0 + 2],
+                    out[y0 + 3],
+                )
+                nb = 0
+    for i in range(nb):
+        running_cols(tmp[i], r, k, cx[0], out[ny - nb + i])
     return out
 
 
@@ -734,9 +790,16 @@ def row_totals(a):
     """``a.sum(axis=1)`` of a 2-D integer array with few columns, in its own dtype, one pass."""
     n, k = a.shape
     out = np.zeros(n, dtype=a.dtype)
-    for i in range(n):
-        t = a[i, 0]
-        for g in range(1, k):
-            t += a[i, g]
+    f = a.ravel()
+    if k == 5:
+        for i in range(_U(n)):
+            j = i * _U(5)
+            out[i] = f[j] + f[j + _U(1)] + f[j + _U(2)] + f[j + _U(3)] + f[j + _U(4)]
+        return out
+    for i in range(_U(n)):
+        j = i * _U(k)
+        t = f[j]
+        for g in range(_U(1), _U(k)):
+            t += f[j + g]
         out[i] = t
     return out
