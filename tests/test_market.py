@@ -234,6 +234,6 @@ def test_hedonic_features_kernel_equals_column_stack(n_cells, n_pick, seed):
     want = np.column_stack(
         [commute[cells], service[cells], green[cells], mix[cells, 0], mix[cells, 4]]
     )
-    got = hedonic_features(cells, commute, service, green, mix, 0, 4)
+    got = hedonic_features(cells, commute, service, green, mix, 0, 4, np.empty((cells.size, 5)))
     assert got.shape == (cells.size, 5)
     np.testing.assert_array_equal(got, want)

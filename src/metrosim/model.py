@@ -1045,8 +1045,9 @@ class MetroModel(mesa.Model):
         Commute, km to services, green, and the shares of the poorest and richest groups
         nearby (one pass, ``_kernels.market.hedonic_features``).
         """
+        out = np.empty((cells.size, 5))
         return hedonic_features(
-            cells, self.commute, self.service_km, self.green, self.mix, 0, N_GROUPS - 1
+            cells, self.commute, self.service_km, self.green, self.mix, 0, N_GROUPS - 1, out
         )
 
     def _development(self) -> None:

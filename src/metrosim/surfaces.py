@@ -633,4 +633,6 @@ def neighbourhood_shares(counts: np.ndarray, radius_cells: int) -> tuple[np.ndar
             "allowed: sums that fit in int64"
         )
     b = a.astype(np.int64) if a.dtype == np.uint64 else a
-    return window_shares(np.ascontiguousarray(b).reshape(ny, nx * k), r, k)
+    total = np.empty(ny * nx, dtype=np.int64)
+    share = np.empty((ny * nx, k))  # numpy's allocation: huge pages at this size (see kernel)
+    return window_shares(np.ascontiguousarray(b).reshape(ny, nx * k), r, k, total, share)

@@ -76,14 +76,15 @@ def candidate_projects(
 
 
 @njit(cache=True)
-def hedonic_features(cells, commute, service, green, mix, low, high):
+def hedonic_features(cells, commute, service, green, mix, low, high, out):
     """Rows ``[commute, service, green, mix[:, low], mix[:, high]]`` of the given cells.
 
     The array ``np.column_stack`` of the five gathers makes (the same values), in one pass
-    without the five gathered temporaries.
+    without the five gathered temporaries, into ``out`` (``(cells.size, 5)`` float64,
+    allocated by the caller with numpy: huge pages at 60 MB, see
+    :func:`metrosim._kernels.spatial.window_shares`).
     """
     n = cells.size
-    out = np.empty((n, 5))
     for i in range(n):
         c = cells[i]
         out[i, 0] = commute[c]

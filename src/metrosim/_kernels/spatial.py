@@ -299,19 +299,20 @@ def _cols_step(row, r, k, o):
 
 
 @njit(cache=True, error_model="numpy")
-def window_shares(a, r, k):
+def window_shares(a, r, k, total, share):
     """Totals and shares of the ``(2r+1) x (2r+1)`` windows of an integer grid of k layers.
 
     ``a`` is ``(ny, nx * k)`` counts (layer ``g`` of cell x at ``x * k + g``). Each row's
     window sums (:func:`_rows_step`, :func:`_cols_step`: those of :func:`window_sums`) are
-    kept for that row only; each cell's total ``t`` over the k layers (int64) and
-    ``share[., g] = w_g / t`` (float64, 0 when ``t`` is 0) are written directly, as dividing
-    the full window sums by their totals would.
+    kept for that row only; each cell's total ``t`` over the k layers into ``total``
+    (int64, ``ny * nx``) and ``share[., g] = w_g / t`` into ``share`` (float64,
+    ``(ny * nx, k)``, 0 when ``t`` is 0) are written directly, as dividing the full window
+    sums by their totals would. The caller allocates both with numpy, which asks Linux for
+    huge pages on arrays of 4 MiB or more (numba's own allocations do not, and at 100 m the
+    first touches of the 108 MB of shares in 4 KiB pages took longer than the sums).
     """
     ny, m = a.shape
     nx = m // k
-    total = np.empty(ny * nx, dtype=np.int64)
-    share = np.empty((ny * nx, k))
     flat = share.reshape(ny * m)
     rows = np.empty(m, dtype=np.int64)
     buf = np.empty(m, dtype=np.int64)
