@@ -274,6 +274,8 @@ def test_grid_and_household_passes_equal_the_numpy_expressions():
         m.park_m2,
         m.schools,
         m.clinics,
+        np.empty((coc.size, land.occupancy.shape[1])),
+        np.empty((coc.size, 3), dtype=np.int64),
     )
     occupied = land.occupied()
     inside = coc >= 0

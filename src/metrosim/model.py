@@ -1224,6 +1224,8 @@ class MetroModel(mesa.Model):
             self.park_m2,
             self.schools,
             self.clinics,
+            np.empty((coc.size, land.occupancy.shape[1])),  # scratch: numpy's huge pages
+            np.empty((coc.size, 3), dtype=np.int64),
         )
         return _OccupiedCells(
             index=idx,

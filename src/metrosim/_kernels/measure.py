@@ -237,6 +237,8 @@ def grid_pass(
     park,
     schools,
     clinics,
+    counts,
+    rank,
 ):
     """One pass over the grid for the year's measurement.
 
@@ -255,13 +257,16 @@ def grid_pass(
 
     The per-commune sums add the cells in cell order, as ``np.bincount`` does, skipping
     only terms that are +0, so they equal ``np.bincount`` over the region's cells exactly.
+
+    ``counts`` (float64, ``(n, n_groups)``) and ``rank`` (int64, ``(n, 3)``) are scratch,
+    allocated by the caller with numpy (huge pages: only the occupied cells' rows are
+    touched, and in 4 KiB pages the faults cost more than the pass); the occupied rows are
+    returned as copies.
     """
     n, n_g = occupancy.shape
     urban = np.empty(n, dtype=np.bool_)
     idx = np.empty(n, dtype=np.int64)
     dwellings = np.empty(n, dtype=occupancy.dtype)
-    counts = np.empty((n, n_g))  # pages are touched only for the occupied rows
-    rank = np.empty((n, 3), dtype=np.int64)
     by_commune = np.zeros((7, n_communes))
     urban_cells = np.empty(n, dtype=np.int64)
     n_u = 0
