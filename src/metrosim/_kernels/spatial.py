@@ -171,80 +171,7 @@ def separable_environment(ys, xs, counts, ny, nx, w):
 
 @njit(cache=True)
 def rows_window(a, y, r, buf):
-    """``buf[j] = sum(a[y - r .. y + r, j])`` (rows inside the grid) of a 2-D integer array.
-
-    For ``y > 0``, ``buf`` must hold the result for ``y - 1``: the row entering the window is
-    added and the row leaving it subtracted, in int64, so the sums are exact and each input
-    row is read twice whatever ``r`` is. Rows are whole vectors: the inner loops have no branch.
-    """
-    ny, m = a.shape
-    if y == 0:
-        for j in range(m):
-            buf[j] = 0
-        for yy in range(0, min(r, ny - 1) + 1):
-            row = a[yy]
-            for j in range(m):
-                buf[j] += row[j]
-        return
-    add = y + r
-    sub = y - r - 1
-    if add < ny and sub >= 0:
-        ra = a[add]
-        rs = a[sub]
-        for j in range(m):
-            buf[j] = buf[j] + ra[j] - rs[j]
-    elif add < ny:
-        ra = a[add]
-        for j in range(m):
-            buf[j] += ra[j]
-    elif sub >= 0:
-        rs = a[sub]
-        for j in range(m):
-            buf[j] -= rs[j]
-
-
-@njit(cache=True)
-def cols_window(row, r, k, o):
-    """``o[x k + g] = sum(row[(x - r .. x + r) k + g])`` (x inside the row) of one flat int64
-    row in which layer ``g`` steps by ``k``: a sliding window along x, exact in int64."""
-    n = row.size
-    nx = n // k
-    first = (min(r, nx - 1) + 1) * k
-    for t in range(k):
-        o[t] = 0
-    for t in range(first):
-        o[t % k] += row[t]
-    hi = n - r * k  # row[t + r k] exists for t < hi
-    lead = (r + 1) * k  # from t = lead on, a layer's entry leaves the window
-    for t in range(k, n):
-        v = o[t - k]
-        if t < hi:
-            v += row[t + r * k]
-        if t >= lead:
-            v -= row[t - lead]
-        o[t] = v
-
-
-@njit(cache=True)
-def window_sums(a, r, k):
-    """``(2r+1) x (2r+1)`` window sums (zero outside) of an integer grid of k layers.
-
-    ``a`` is ``(ny, nx * k)`` (layer ``g`` of cell x at ``x * k + g``); returns int64 of the
-    same shape. Down the rows (:func:`rows_window`) into one row buffer, then along x
-    (:func:`cols_window`) straight into the output row: no full-size intermediate array.
-    """
-    ny, m = a.shape
-    out = np.empty((ny, m), dtype=np.int64)
-    buf = np.empty(m, dtype=np.int64)
-    for y in range(ny):
-        rows_window(a, y, r, buf)
-        cols_window(buf, r, k, out[y])
-    return out
-
-
-@njit(cache=True)
-def _rows_step(a, y, r, buf):
-    """:func:`rows_window` with whole-row, branch-free loops on unsigned indices
+    """Window sums down the rows: whole-row, branch-free loops on unsigned indices
     (``buf[j] = sum(a[y - r .. y + r, j])``, rows inside the grid, exact in int64; for
     ``y > 0`` ``buf`` must hold the result for ``y - 1``)."""
     ny, m = a.shape
@@ -274,8 +201,8 @@ def _rows_step(a, y, r, buf):
 
 
 @njit(cache=True)
-def _cols_step(row, r, k, o):
-    """:func:`cols_window` (``o[x k + g] = sum(row[(x - r .. x + r) k + g])``, x inside the
+def cols_window(row, r, k, o):
+    """Window sums along x (``o[x k + g] = sum(row[(x - r .. x + r) k + g])``, x inside the
     row, exact in int64) with the sliding window split into branch-free segments: entries
     entering only, entering and leaving, neither, leaving only."""
     n = row.size
@@ -298,12 +225,29 @@ def _cols_step(row, r, k, o):
         o[_U(t)] = o[_U(t - k)] - row[_U(t - lead)]
 
 
+@njit(cache=True)
+def window_sums(a, r, k):
+    """``(2r+1) x (2r+1)`` window sums (zero outside) of an integer grid of k layers.
+
+    ``a`` is ``(ny, nx * k)`` (layer ``g`` of cell x at ``x * k + g``); returns int64 of the
+    same shape. Down the rows (:func:`rows_window`) into one row buffer, then along x
+    (:func:`cols_window`) straight into the output row: no full-size intermediate array.
+    """
+    ny, m = a.shape
+    out = np.empty((ny, m), dtype=np.int64)
+    buf = np.empty(m, dtype=np.int64)
+    for y in range(ny):
+        rows_window(a, y, r, buf)
+        cols_window(buf, r, k, out[y])
+    return out
+
+
 @njit(cache=True, error_model="numpy")
 def window_shares(a, r, k, total, share):
     """Totals and shares of the ``(2r+1) x (2r+1)`` windows of an integer grid of k layers.
 
     ``a`` is ``(ny, nx * k)`` counts (layer ``g`` of cell x at ``x * k + g``). Each row's
-    window sums (:func:`_rows_step`, :func:`_cols_step`: those of :func:`window_sums`) are
+    window sums (:func:`rows_window`, :func:`cols_window`: those of :func:`window_sums`) are
     kept for that row only; each cell's total ``t`` over the k layers into ``total``
     (int64, ``ny * nx``) and ``share[., g] = w_g / t`` into ``share`` (float64,
     ``(ny * nx, k)``, 0 when ``t`` is 0) are written directly, as dividing the full window
@@ -317,8 +261,8 @@ def window_shares(a, r, k, total, share):
     rows = np.empty(m, dtype=np.int64)
     buf = np.empty(m, dtype=np.int64)
     for y in range(ny):
-        _rows_step(a, y, r, rows)
-        _cols_step(rows, r, k, buf)
+        rows_window(a, y, r, rows)
+        cols_window(rows, r, k, buf)
         base = y * nx
         ob = y * m
         for x in range(nx):
