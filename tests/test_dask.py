@@ -179,3 +179,27 @@ def test_compare_through_the_scheduler(scheduler, tmp_path, capsys):
     pdt.assert_frame_equal(remote.runs, alone.runs)
     pdt.assert_frame_equal(remote.municipal, alone.municipal)
     pdt.assert_frame_equal(remote.summary, alone.summary)
+
+
+def test_local_workers_share_the_cores_among_their_numba_threads():
+    # one model per worker: numba's parallel kernels get the worker's share of the cores, not
+    # every core in every worker (results do not depend on it; speed does)
+    from metrosim.experiments._runs import close_client, local_client, worker_numba_threads
+
+    assert worker_numba_threads(2, cores=2) == 1
+    assert worker_numba_threads(2, cores=8) == 4
+    assert worker_numba_threads(3, cores=8) == 2
+    assert worker_numba_threads(16, cores=8) == 1
+    assert worker_numba_threads(1, cores=1) == 1
+
+    def threads() -> int:
+        import numba
+
+        return numba.get_num_threads()
+
+    client = local_client(2)
+    try:
+        got = set(client.run(threads).values())
+    finally:
+        close_client(client)
+    assert got == {worker_numba_threads(2)}
