@@ -768,3 +768,42 @@ def test_vacancy_rates_are_the_box_sum_expression_bit_for_bit(ny, nx, r, seed):
     vac = neighbourhood_sum((capacity - occupied).reshape(ny, nx), r).ravel()
     cap = neighbourhood_sum(capacity.reshape(ny, nx), r).ravel()
     np.testing.assert_array_equal(rate, np.where(cap > 0, vac / np.maximum(cap, 1), 0.05))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_parallel_window_kernels_give_the_same_bits_with_1_and_2_threads(seed):
+    """The window kernels run blocks of rows in parallel (each block sums its first window
+    afresh); the bits cannot depend on the thread count, nor on where the blocks start."""
+    from metrosim._kernels.spatial import window_shares, window_sums
+
+    rng = np.random.default_rng(seed)
+    ny, nx, k = int(rng.integers(1, 40)), int(rng.integers(1, 30)), 5
+    r = int(rng.integers(0, 6))
+    a = (rng.integers(0, 9, (ny, nx * k)) * (rng.random((ny, nx * k)) < 0.5)).astype(np.int32)
+    hh = a[:, ::k].ravel().copy()
+    cap = hh + rng.integers(0, 5, hh.size).astype(np.int32)
+    km = rng.exponential(1.0, hh.size)
+
+    def all_kernels():
+        total, share = np.empty(ny * nx, dtype=np.int64), np.empty((ny * nx, k))
+        return [
+            window_sums(a, r, k),
+            *window_shares(a, r, k, total, share),
+            *coverage_window_sums(hh, km, 1000.0, ny, nx, r),
+            vacancy_rates(cap, hh, ny, nx, r, 0.05),
+            *service_and_green_ratio(km, km * 2, km * 3, hh, km, np.array([3.1, 10.0]), 31.0),
+        ]
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = all_kernels()
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = all_kernels()
+    finally:
+        numba.set_num_threads(before)
+    for x, y in zip(one, two, strict=True):
+        np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
+    # blocks start anywhere: the sums equal the unblocked running sums of one block
+    expected = neighbourhood_sum(a.reshape(ny, nx, k), r).reshape(ny, -1)
+    np.testing.assert_array_equal(one[0], expected)

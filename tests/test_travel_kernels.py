@@ -8,7 +8,9 @@ run's results do not change.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
@@ -345,3 +347,38 @@ def test_times_zone_factor_is_the_gathered_product(seed, n_cells, n_zones):
     factor = 1.0 + rng.gamma(0.5, 0.2, n_zones)
     got = k.times_zone_factor(free, factor, zone, np.empty(n_cells))
     np.testing.assert_array_equal(got, free * factor[zone])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_household_commutes_same_bits_with_1_and_2_threads(seed):
+    # blocks of households in parallel, their trips and counts added in block order
+    rng = np.random.default_rng(seed)
+    n_units, n_hh, n_zone_ids = 15, 5000, 7
+    pos, share = _units(rng, n_units, n_zone_ids)
+    probs = rng.dirichlet(np.ones(3), size=(n_units, K, G))
+    times = rng.gamma(2.0, 15.0, (n_units, K, 3))
+    unit_km = rng.gamma(2.0, 4.0, (n_units, K))
+    unit_of_cell = rng.permutation(np.r_[np.arange(n_units), np.full(n_units, -1)]).astype(np.int32)
+    hh_cell = rng.integers(-1, unit_of_cell.size, n_hh).astype(np.int32)
+    hh_group = rng.integers(0, G, n_hh).astype(np.int8)
+    u = rng.random(n_hh)
+
+    def draw():
+        out = [np.empty(n_hh, dtype=np.int8), np.empty(n_hh), np.empty(n_hh)]
+        out += [np.zeros(n_zone_ids * K), np.zeros(G, dtype=np.int64)]
+        k.household_commutes(
+            hh_cell, hh_group, unit_of_cell, u, 0.6, share, probs, times, unit_km, pos, *out
+        )
+        return out
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = draw()
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = draw()
+    finally:
+        numba.set_num_threads(before)
+    for x, y in zip(one, two, strict=True):
+        np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
+    assert one[3].sum() == (one[0] == 0).sum()

@@ -225,24 +225,60 @@ def cols_window(row, r, k, o):
         o[_U(t)] = o[_U(t - k)] - row[_U(t - lead)]
 
 
+#: Row blocks of the parallel window kernels: a fixed number, so that a kernel does the same
+#: work whatever the thread count (the sums are exact integers: the blocks change no bit).
+_BLOCKS = 8
+
+
 @njit(cache=True)
+def _n_blocks(ny):
+    return max(1, min(_BLOCKS, ny))
+
+
+@njit(cache=True)
+def _block(b, nb, ny):
+    """Rows ``[y0, y1)`` of block ``b`` of ``nb``."""
+    return (b * ny) // nb, ((b + 1) * ny) // nb
+
+
+@njit(cache=True)
+def _rows_window_at(a, y, y0, r, buf):
+    """:func:`rows_window` for row y of a block starting at row y0: summed afresh at y0
+    (rows inside the grid), then moved on by one row."""
+    if y > y0:
+        rows_window(a, y, r, buf)
+        return
+    ny, m = a.shape
+    for j in range(m):
+        buf[_U(j)] = 0
+    for yy in range(max(0, y - r), min(y + r, ny - 1) + 1):
+        row = a[yy]
+        for j in range(m):
+            buf[_U(j)] += row[_U(j)]
+
+
+@njit(cache=True, parallel=True)
 def window_sums(a, r, k):
     """``(2r+1) x (2r+1)`` window sums (zero outside) of an integer grid of k layers.
 
     ``a`` is ``(ny, nx * k)`` (layer ``g`` of cell x at ``x * k + g``); returns int64 of the
     same shape. Down the rows (:func:`rows_window`) into one row buffer, then along x
     (:func:`cols_window`) straight into the output row: no full-size intermediate array.
+    Blocks of rows in parallel, each summing its first row's window afresh.
     """
     ny, m = a.shape
     out = np.empty((ny, m), dtype=np.int64)
-    buf = np.empty(m, dtype=np.int64)
-    for y in range(ny):
-        rows_window(a, y, r, buf)
-        cols_window(buf, r, k, out[y])
+    nb = _n_blocks(ny)
+    for b in prange(nb):
+        buf = np.empty(m, dtype=np.int64)
+        y0, y1 = _block(b, nb, ny)
+        for y in range(y0, y1):
+            _rows_window_at(a, y, y0, r, buf)
+            cols_window(buf, r, k, out[y])
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def window_shares(a, r, k, total, share):
     """Totals and shares of the ``(2r+1) x (2r+1)`` windows of an integer grid of k layers.
 
@@ -253,28 +289,32 @@ def window_shares(a, r, k, total, share):
     ``(ny * nx, k)``, 0 when ``t`` is 0) are written directly, as dividing the full window
     sums by their totals would. The caller allocates both with numpy, which asks Linux for
     huge pages on arrays of 4 MiB or more (numba's own allocations do not, and at 100 m the
-    first touches of the 108 MB of shares in 4 KiB pages took longer than the sums).
+    first touches of the 108 MB of shares in 4 KiB pages took longer than the sums). Blocks
+    of rows in parallel, as in :func:`window_sums`.
     """
     ny, m = a.shape
     nx = m // k
     flat = share.reshape(ny * m)
-    rows = np.empty(m, dtype=np.int64)
-    buf = np.empty(m, dtype=np.int64)
-    for y in range(ny):
-        rows_window(a, y, r, rows)
-        cols_window(rows, r, k, buf)
-        base = y * nx
-        ob = y * m
-        for x in range(nx):
-            o = x * k
-            tt = np.int64(0)
-            for g in range(k):
-                tt += buf[_U(o + g)]
-            total[_U(base + x)] = tt
-            d = float(tt)
-            for g in range(k):
-                s = float(buf[_U(o + g)]) / d  # error_model numpy: no zero check per division
-                flat[_U(ob + o + g)] = s if tt > 0 else 0.0
+    nb = _n_blocks(ny)
+    for b in prange(nb):
+        rows = np.empty(m, dtype=np.int64)
+        buf = np.empty(m, dtype=np.int64)
+        y0, y1 = _block(b, nb, ny)
+        for y in range(y0, y1):
+            _rows_window_at(a, y, y0, r, rows)
+            cols_window(rows, r, k, buf)
+            base = y * nx
+            ob = y * m
+            for x in range(nx):
+                o = x * k
+                tt = np.int64(0)
+                for g in range(k):
+                    tt += buf[_U(o + g)]
+                total[_U(base + x)] = tt
+                d = float(tt)
+                for g in range(k):
+                    s = float(buf[_U(o + g)]) / d  # error_model numpy: no zero check
+                    flat[_U(ob + o + g)] = s if tt > 0 else 0.0
     return total, share
 
 
@@ -343,7 +383,7 @@ def _coverage_rows(hh, dist_km, reach_m, add, sub, nx, bu, bt):
             bu[_U(x)] -= h2 if ds[_U(x)] * 1000.0 > reach_m else 0
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def coverage_window_sums(hh, dist_km, reach_m, ny, nx, r):
     """``(2r+1) x (2r+1)`` window sums (zero outside the grid) of the households farther than
     ``reach_m`` from a facility and of all households.
@@ -356,15 +396,18 @@ def coverage_window_sums(hh, dist_km, reach_m, ny, nx, r):
     n = ny * nx
     unc = np.empty(n, dtype=np.int64)
     tot = np.empty(n, dtype=np.int64)
-    bu = np.zeros(nx, dtype=np.int64)
-    bt = np.zeros(nx, dtype=np.int64)
-    for row in range(min(r, ny - 1) + 1):
-        _coverage_rows(hh, dist_km, reach_m, row, -1, nx, bu, bt)
-    for y in range(ny):
-        if y > 0:
-            add = y + r if y + r < ny else -1
-            _coverage_rows(hh, dist_km, reach_m, add, y - r - 1, nx, bu, bt)
-        _window_x2(bu, bt, r, nx, unc[y * nx : (y + 1) * nx], tot[y * nx : (y + 1) * nx])
+    nb = _n_blocks(ny)
+    for b in prange(nb):
+        bu = np.zeros(nx, dtype=np.int64)
+        bt = np.zeros(nx, dtype=np.int64)
+        y0, y1 = _block(b, nb, ny)
+        for row in range(max(0, y0 - r), min(y0 + r, ny - 1) + 1):
+            _coverage_rows(hh, dist_km, reach_m, row, -1, nx, bu, bt)
+        for y in range(y0, y1):
+            if y > y0:
+                add = y + r if y + r < ny else -1
+                _coverage_rows(hh, dist_km, reach_m, add, y - r - 1, nx, bu, bt)
+            _window_x2(bu, bt, r, nx, unc[y * nx : (y + 1) * nx], tot[y * nx : (y + 1) * nx])
     return unc, tot
 
 
@@ -398,37 +441,41 @@ def _vacancy_rows(capacity, occupied, add, sub, nx, bv, bc):
             bv[_U(x)] -= c2 - np.int64(os[_U(x)])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def vacancy_rates(capacity, occupied, ny, nx, r, natural):
     """Vacancy rate of the ``(2r+1) x (2r+1)`` window around each cell (zero outside).
 
     ``vacant / dwellings`` of the window, or ``natural`` where it has no dwelling: the values
     of ``np.where(cap > 0, vac / np.maximum(cap, 1), natural)`` with ``vac`` and ``cap`` the
     window sums (:func:`window_sums`) of ``capacity - occupied`` and of ``capacity``. Rows are
-    made as they enter and leave the window; no full-size intermediate.
+    made as they enter and leave the window; no full-size intermediate; blocks of rows in
+    parallel.
     """
     n = ny * nx
     rate = np.empty(n)
-    bv = np.zeros(nx, dtype=np.int64)
-    bc = np.zeros(nx, dtype=np.int64)
-    sv = np.empty(nx, dtype=np.int64)
-    sc = np.empty(nx, dtype=np.int64)
-    for row in range(min(r, ny - 1) + 1):
-        _vacancy_rows(capacity, occupied, row, -1, nx, bv, bc)
-    for y in range(ny):
-        if y > 0:
-            add = y + r if y + r < ny else -1
-            _vacancy_rows(capacity, occupied, add, y - r - 1, nx, bv, bc)
-        _window_x2(bv, bc, r, nx, sv, sc)
-        o = y * nx
-        for x in range(nx):
-            c = sc[_U(x)]
-            q = float(sv[_U(x)]) / float(c)  # error_model numpy: no zero check, select below
-            rate[_U(o + x)] = q if c > 0 else natural
+    nb = _n_blocks(ny)
+    for b in prange(nb):
+        bv = np.zeros(nx, dtype=np.int64)
+        bc = np.zeros(nx, dtype=np.int64)
+        sv = np.empty(nx, dtype=np.int64)
+        sc = np.empty(nx, dtype=np.int64)
+        y0, y1 = _block(b, nb, ny)
+        for row in range(max(0, y0 - r), min(y0 + r, ny - 1) + 1):
+            _vacancy_rows(capacity, occupied, row, -1, nx, bv, bc)
+        for y in range(y0, y1):
+            if y > y0:
+                add = y + r if y + r < ny else -1
+                _vacancy_rows(capacity, occupied, add, y - r - 1, nx, bv, bc)
+            _window_x2(bv, bc, r, nx, sv, sc)
+            o = y * nx
+            for x in range(nx):
+                c = sc[_U(x)]
+                q = float(sv[_U(x)]) / float(c)  # error_model numpy: no zero check
+                rate[_U(o + x)] = q if c > 0 else natural
     return rate
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def service_and_green_ratio(school_km, clinic_km, park_km, total, park_nb, per_hh, floor):
     """The model's mean km to services and the ratio inside its green term, in one pass.
 
@@ -441,7 +488,7 @@ def service_and_green_ratio(school_km, clinic_km, park_km, total, park_nb, per_h
     n = school_km.size
     service = np.empty(n)
     ratio = np.empty(n)
-    for i in range(n):
+    for i in prange(n):
         service[i] = min((school_km[i] + clinic_km[i] + park_km[i]) / 3.0, 100.0)
         persons = float(total[i]) * per_hh[0] * per_hh[1]
         ratio[i] = park_nb[i] / max(persons, floor)

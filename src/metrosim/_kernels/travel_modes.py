@@ -11,7 +11,7 @@ lengths times the circuity factor).
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -374,7 +374,12 @@ def _band_and_mode(band_share, probs, r, g, v):
     return 2, b
 
 
-@njit(cache=True)
+#: Blocks of households drawn in parallel by :func:`household_commutes` (a fixed number: the
+#: same work whatever the thread count).
+_HH_BLOCKS = 8
+
+
+@njit(cache=True, parallel=True)
 def household_commutes(
     hh_cell,
     hh_group,
@@ -406,24 +411,39 @@ def household_commutes(
     each (zone, band) row to ``trips`` (n_pos * K) and the households of each group to
     ``counts``. The outputs are the caller's (arrays allocated by numpy are backed by huge
     pages, so their first writes are cheaper than those of arrays allocated here).
+    Households are independent given their uniforms: blocks of them run in parallel, each
+    counting its own trips and groups, and the blocks' counts are added in block order
+    (whole numbers, exact in float64 below 2**53 whatever the order).
     """
     n_b = band_share.shape[1]
-    for h in range(hh_cell.size):
-        g = hh_group[h]
-        counts[g] += 1
-        c = hh_cell[h]
-        r = unit_of_cell[c] if c >= 0 else -1
-        if r < 0 or u[h] >= employment_rate:
-            mode[h] = -1
-            minutes[h] = np.nan
-            km[h] = np.nan
-            continue
-        m, b = _band_and_mode(band_share, probs, r, g, u[h] / employment_rate)
-        mode[h] = m
-        minutes[h] = times[r, b, m]
-        km[h] = unit_km[r, b]
-        if m == 0:
-            trips[unit_pos[r] * n_b + b] += 1.0
+    n = hh_cell.size
+    nb = max(1, min(_HH_BLOCKS, n))
+    part_trips = np.zeros((nb, trips.size))
+    part_counts = np.zeros((nb, counts.size), dtype=np.int64)
+    for blk in prange(nb):
+        pt = part_trips[blk]
+        pc = part_counts[blk]
+        for h in range((blk * n) // nb, ((blk + 1) * n) // nb):
+            g = hh_group[h]
+            pc[g] += 1
+            c = hh_cell[h]
+            r = unit_of_cell[c] if c >= 0 else -1
+            if r < 0 or u[h] >= employment_rate:
+                mode[h] = -1
+                minutes[h] = np.nan
+                km[h] = np.nan
+                continue
+            m, b = _band_and_mode(band_share, probs, r, g, u[h] / employment_rate)
+            mode[h] = m
+            minutes[h] = times[r, b, m]
+            km[h] = unit_km[r, b]
+            if m == 0:
+                pt[unit_pos[r] * n_b + b] += 1.0
+    for blk in range(nb):
+        for j in range(trips.size):
+            trips[j] += part_trips[blk, j]
+        for j in range(counts.size):
+            counts[j] += part_counts[blk, j]
 
 
 @njit(cache=True)
