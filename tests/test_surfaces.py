@@ -773,8 +773,9 @@ def test_vacancy_rates_are_the_box_sum_expression_bit_for_bit(ny, nx, r, seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_parallel_window_kernels_give_the_same_bits_with_1_and_2_threads(seed):
     """The window kernels run blocks of rows in parallel (each block sums its first window
-    afresh); the bits cannot depend on the thread count, nor on where the blocks start."""
-    from metrosim._kernels.spatial import window_shares, window_sums
+    afresh), the others rows or cells; the bits cannot depend on the thread count, nor on
+    where the blocks start."""
+    from metrosim._kernels.spatial import row_totals, window_shares, window_sums
 
     rng = np.random.default_rng(seed)
     ny, nx, k = int(rng.integers(1, 40)), int(rng.integers(1, 30)), 5
@@ -792,6 +793,8 @@ def test_parallel_window_kernels_give_the_same_bits_with_1_and_2_threads(seed):
             *coverage_window_sums(hh, km, 1000.0, ny, nx, r),
             vacancy_rates(cap, hh, ny, nx, r, 0.05),
             *service_and_green_ratio(km, km * 2, km * 3, hh, km, np.array([3.1, 10.0]), 31.0),
+            row_totals(np.ascontiguousarray(a.reshape(ny * nx, k))),
+            row_totals(a),
         ]
 
     before = numba.get_num_threads()

@@ -382,3 +382,32 @@ def test_household_commutes_same_bits_with_1_and_2_threads(seed):
     for x, y in zip(one, two, strict=True):
         np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
     assert one[3].sum() == (one[0] == 0).sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_row_dots_same_bits_with_1_and_2_threads(seed):
+    rng = np.random.default_rng(seed)
+    n_rows, n_zones = 300, 50
+    indptr = np.r_[0, np.cumsum(rng.integers(0, 12, n_rows))].astype(np.int64)
+    indices = rng.integers(0, n_zones, indptr[-1]).astype(np.int32)
+    data = rng.exponential(2.0, indptr[-1])
+    tau, tau0 = rng.uniform(1.0, 3.0, n_zones), np.ones(n_zones)
+    rows = rng.integers(0, n_rows, 500)
+
+    def dots():
+        return [
+            k.row_dot(indptr, indices, data, rows, tau),
+            *k.row_dots(indptr, indices, data, tau, tau0),
+        ]
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = dots()
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = dots()
+    finally:
+        numba.set_num_threads(before)
+    for x, y in zip(one, two, strict=True):
+        np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
+    np.testing.assert_array_equal(one[0], one[1][rows])  # the same sums, in the same order

@@ -5,7 +5,7 @@ Nothing is checked here; the callers pass the land state and scalars.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -75,17 +75,17 @@ def candidate_projects(
     return cells[:k], profit[:k], cost[:k], dstar[:k], dnow[:k]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def hedonic_features(cells, commute, service, green, mix, low, high, out):
     """Rows ``[commute, service, green, mix[:, low], mix[:, high]]`` of the given cells.
 
     The array ``np.column_stack`` of the five gathers makes (the same values), in one pass
     without the five gathered temporaries, into ``out`` (``(cells.size, 5)`` float64,
     allocated by the caller with numpy: huge pages at 60 MB, see
-    :func:`metrosim._kernels.spatial.window_shares`).
+    :func:`metrosim._kernels.spatial.window_shares`). Rows in parallel.
     """
     n = cells.size
-    for i in range(n):
+    for i in prange(n):
         c = cells[i]
         out[i, 0] = commute[c]
         out[i, 1] = service[c]

@@ -777,18 +777,21 @@ def weighted_entropies(pi, log_pi, t):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def row_totals(a):
-    """``a.sum(axis=1)`` of a 2-D integer array with few columns, in its own dtype, one pass."""
+    """``a.sum(axis=1)`` of a 2-D integer array with few columns, in its own dtype, one pass
+    (rows in parallel)."""
     n, k = a.shape
     out = np.zeros(n, dtype=a.dtype)
     f = a.ravel()
     if k == 5:
-        for i in range(_U(n)):
+        for ii in prange(n):
+            i = _U(ii)
             j = i * _U(5)
             out[i] = f[j] + f[j + _U(1)] + f[j + _U(2)] + f[j + _U(3)] + f[j + _U(4)]
         return out
-    for i in range(_U(n)):
+    for ii in prange(n):
+        i = _U(ii)
         j = i * _U(k)
         t = f[j]
         for g in range(_U(1), _U(k)):

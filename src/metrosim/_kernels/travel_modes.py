@@ -143,11 +143,11 @@ def incidence(
     return counts, indices, data, band_share, band_km
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def row_dot(indptr, indices, data, rows, x):
-    """``(M @ x)[rows]`` for CSR ``M``."""
+    """``(M @ x)[rows]`` for CSR ``M`` (rows in parallel, each summed in order)."""
     out = np.zeros(rows.size)
-    for i in range(rows.size):
+    for i in prange(rows.size):
         r = rows[i]
         s = 0.0
         for k in range(indptr[r], indptr[r + 1]):
@@ -156,17 +156,18 @@ def row_dot(indptr, indices, data, rows, x):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def row_dots(indptr, indices, data, tau, tau0):
     """``M @ tau``, ``M @ tau0`` and ``M @ (tau - tau0)`` over all rows of CSR ``M``, one pass.
 
-    Each row's three sums are taken in the order of :func:`row_dot` (same bits).
+    Each row's three sums are taken in the order of :func:`row_dot` (same bits); rows in
+    parallel.
     """
     n_r = indptr.size - 1
     t = np.empty(n_r)
     t0 = np.empty(n_r)
     dt = np.empty(n_r)
-    for r in range(n_r):
+    for r in prange(n_r):
         s = 0.0
         s0 = 0.0
         sd = 0.0
