@@ -216,3 +216,26 @@ def test_tuned_allocator_reuses_freed_grid_sized_arrays():
     assert _reuse_run(METROSIM_MALLOC_TUNING="0")["applied"] is False
     # the user's own glibc settings win
     assert _reuse_run(MALLOC_TRIM_THRESHOLD_="131072")["applied"] is False
+
+
+def test_openmp_threads_sleep_when_idle_unless_the_user_chose():
+    # numba's OpenMP threads would otherwise spin between the model's parallel kernels and
+    # take CPU from its own thread and from other processes; a user's own setting is kept
+    import os
+    import subprocess
+
+    code = (
+        "import os, numpy as np, metrosim, numba\n"
+        "from metrosim._kernels.spatial import row_totals\n"
+        "row_totals(np.ones((4, 5), dtype=np.int32))\n"
+        "print(os.environ['OMP_WAIT_POLICY'], numba.threading_layer())"
+    )
+    for chosen, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        if chosen is not None:
+            env["OMP_WAIT_POLICY"] = chosen
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert out[0] == expected
+        assert out[1] in ("omp", "workqueue", "tbb")

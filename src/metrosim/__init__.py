@@ -6,7 +6,16 @@ model, :func:`run` runs one scenario and returns its tables; :func:`compare` and
 """
 
 import gc
+import os
 from typing import Any
+
+# numba's parallel kernels run on OpenMP threads (GNU libgomp), which by default keep spinning
+# on a core for a while after each kernel. A model year alternates short parallel kernels with
+# serial work, so the spinning threads took CPU time from the model's own thread and from any
+# other process (a browser, a sweep's other workers): at the dashboard's scale a year took 2-3x
+# longer on a busy 2-core machine. Idle threads sleep instead, unless the user chose otherwise.
+# libgomp reads this once, when numba first loads it (the first parallel kernel).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Importing metrosim loads numpy, pandas, scipy, networkx (through Mesa) and numba: a few hundred
 # thousand long-lived objects. The cyclic garbage collector would walk all of them again and
