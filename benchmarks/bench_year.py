@@ -13,6 +13,7 @@ the cache is warm, so it is reported apart.
 
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -46,7 +47,8 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"scale {a.scale}, {a.cell_size:g} m cells: {n_hh:,} households, {n_cells:,} cells; "
-        f"numba threads {numba.get_num_threads()}"
+        f"numba threads {numba.get_num_threads()} ({numba.threading_layer()}, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')})"
     )
     print(f"init {t_init:.2f} s; first year (incl. any compilation) {first:.2f} s")
     print(f"per year over {a.years} years: {per_year * 1000:.0f} ms")
