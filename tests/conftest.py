@@ -35,3 +35,29 @@ def _damage_file(path, how: str) -> None:
 def damage_file():
     """The function that damages a cache file (for the cache tests)."""
     return _damage_file
+
+
+def _same_bits_with_1_and_2_threads(fn) -> list:
+    """Call ``fn()`` (a list of arrays) with 1 and with 2 numba threads; assert the bits are
+    the same and return the 1-thread result. The thread count is restored afterwards."""
+    import numba
+    import numpy as np
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fn()
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = fn()
+    finally:
+        numba.set_num_threads(before)
+    assert len(one) == len(two)
+    for x, y in zip(one, two, strict=True):
+        np.testing.assert_array_equal(np.asarray(x).view(np.uint8), np.asarray(y).view(np.uint8))
+    return one
+
+
+@pytest.fixture
+def same_bits_with_1_and_2_threads():
+    """The function that runs a kernel with 1 and 2 numba threads and compares the bits."""
+    return _same_bits_with_1_and_2_threads

@@ -771,7 +771,9 @@ def test_vacancy_rates_are_the_box_sum_expression_bit_for_bit(ny, nx, r, seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_parallel_window_kernels_give_the_same_bits_with_1_and_2_threads(seed):
+def test_parallel_window_kernels_give_the_same_bits_with_1_and_2_threads(
+    seed, same_bits_with_1_and_2_threads
+):
     """The window kernels run blocks of rows in parallel (each block sums its first window
     afresh), the others rows or cells; the bits cannot depend on the thread count, nor on
     where the blocks start."""
@@ -797,16 +799,7 @@ def test_parallel_window_kernels_give_the_same_bits_with_1_and_2_threads(seed):
             row_totals(a),
         ]
 
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = all_kernels()
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = all_kernels()
-    finally:
-        numba.set_num_threads(before)
-    for x, y in zip(one, two, strict=True):
-        np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
+    one = same_bits_with_1_and_2_threads(all_kernels)
     # blocks start anywhere: the sums equal the unblocked running sums of one block
     expected = neighbourhood_sum(a.reshape(ny, nx, k), r).reshape(ny, -1)
     np.testing.assert_array_equal(one[0], expected)

@@ -8,7 +8,6 @@ run's results do not change.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -350,7 +349,7 @@ def test_times_zone_factor_is_the_gathered_product(seed, n_cells, n_zones):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_household_commutes_same_bits_with_1_and_2_threads(seed):
+def test_household_commutes_same_bits_with_1_and_2_threads(seed, same_bits_with_1_and_2_threads):
     # blocks of households in parallel, their trips and counts added in block order
     rng = np.random.default_rng(seed)
     n_units, n_hh, n_zone_ids = 15, 5000, 7
@@ -371,21 +370,12 @@ def test_household_commutes_same_bits_with_1_and_2_threads(seed):
         )
         return out
 
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = draw()
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = draw()
-    finally:
-        numba.set_num_threads(before)
-    for x, y in zip(one, two, strict=True):
-        np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
+    one = same_bits_with_1_and_2_threads(draw)
     assert one[3].sum() == (one[0] == 0).sum()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_row_dots_same_bits_with_1_and_2_threads(seed):
+def test_row_dots_same_bits_with_1_and_2_threads(seed, same_bits_with_1_and_2_threads):
     rng = np.random.default_rng(seed)
     n_rows, n_zones = 300, 50
     indptr = np.r_[0, np.cumsum(rng.integers(0, 12, n_rows))].astype(np.int64)
@@ -400,14 +390,5 @@ def test_row_dots_same_bits_with_1_and_2_threads(seed):
             *k.row_dots(indptr, indices, data, tau, tau0),
         ]
 
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = dots()
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = dots()
-    finally:
-        numba.set_num_threads(before)
-    for x, y in zip(one, two, strict=True):
-        np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
+    one = same_bits_with_1_and_2_threads(dots)
     np.testing.assert_array_equal(one[0], one[1][rows])  # the same sums, in the same order
