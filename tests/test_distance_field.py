@@ -48,7 +48,7 @@ def test_updates_equal_the_full_transform_bit_for_bit(ny, nx, start, density, in
     rng = np.random.default_rng(seed)
     cell = float(rng.choice(CELLS))
     field = DistanceField(cell, in_place=in_place)
-    field.full_share = 1.0  # every growing step takes the incremental path
+    field.work_per_cell = np.inf  # every growing step takes the incremental path
     if start == "random":
         mask = rng.random((ny, nx)) < density
     elif start == "lattice":
@@ -94,7 +94,7 @@ def test_ties_go_to_the_smallest_column(cell):
     assert five_zero != three_four
     for col, expect in ((1, three_four), (9, five_zero)):
         field = DistanceField(cell)
-        field.full_share = 1.0
+        field.work_per_cell = np.inf
         assert field(old)[5, 5] == five_zero
         new = old.copy()
         new[2, col] = True
@@ -181,7 +181,7 @@ def test_fallbacks_empty_masks_and_shape_changes():
     removed.flat[np.flatnonzero(mask)[0]] = False
     _same_bits(field(removed), distance_km(removed, 100.0))
     assert field._q is not q  # recomputed
-    many = removed | (rng.random((20, 25)) < 0.3)  # more than full_share of the cells
+    many = removed | (rng.random((20, 25)) < 0.3)  # 16 x this many cells > the budget
     q = field._q
     _same_bits(field(many), distance_km(many, 100.0))
     assert field._q is not q
@@ -196,6 +196,50 @@ def test_fallbacks_empty_masks_and_shape_changes():
     assert np.isinf(field(np.zeros((7, 9), dtype=bool))).all()
     _same_bits(field(other), distance_km(other, 100.0))
     assert field._q.dtype == np.uint16 and field._q.shape == (7, 9)
+
+
+def test_an_update_past_its_budget_falls_back_to_the_full_transform():
+    """Three new features far from the only old one take most of the grid: the update stops
+    once its work passes the budget, with part of the cells added, and the full transform
+    gives the result."""
+    old = np.zeros((100, 100), dtype=bool)
+    old[0, 0] = True
+    new = old.copy()
+    new[99, 99] = new[60, 90] = new[90, 40] = True
+    field = DistanceField(250.0)
+    field.work_per_cell = 0.2
+    field(old)
+    q = field._q
+    _same_bits(field(new), distance_km(new, 250.0))
+    assert field._q is not q
+    from metrosim._kernels.spatial import distance_transform_add
+
+    out = distance_km(old, 250.0)
+    cols = np.zeros((100, 100), dtype=np.uint16)
+    cells = np.flatnonzero(new & ~old)
+    assert distance_transform_add(cells, 250.0, 1000.0, out, cols, 2000) < cells.size
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_pickled_and_copied_fields_go_on_alone(in_place):
+    """A field pickles and deep-copies with its state (as a model holding it would); the copy
+    and the original then update independently, each with the bits of the full transform."""
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(8)
+    mask = rng.random((40, 30)) < 0.01
+    field = DistanceField(333.3, in_place=in_place)
+    field(mask)
+    for twin in (pickle.loads(pickle.dumps(field)), copy.deepcopy(field)):
+        a = mask.copy()
+        a[5, 5] = True
+        b = mask.copy()
+        b[30, 20] = True
+        _same_bits(twin(a), distance_km(a, 333.3))
+        _same_bits(field(b), distance_km(b, 333.3))
+        field(mask | b)
+        _same_bits(twin(a | b), distance_km(a | b, 333.3))
 
 
 def test_bad_input():

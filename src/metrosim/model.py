@@ -37,6 +37,7 @@ from metrosim.accessibility import (
     Network,
     box_sum,
     commute_minutes,
+    distance_km,
     metro_links,
 )
 from metrosim.data import load_city
@@ -231,12 +232,11 @@ class MetroModel(mesa.Model):
             max_rent_share=s.max_rent_share,
         )
         self._commute_urban_cells = -1
-        # km to the nearest school, clinic, park, urban cell and metro station, kept up to
-        # date as those masks grow; the last two are used at once (updated in place)
+        # km to the nearest school, clinic, park and urban cell, kept up to date as those
+        # masks grow (the urban one is used at once: updated in place)
         cs = self.grid.cell_size_m
         self._distance = {k: DistanceField(cs) for k in ("school", "clinic", "park")}
         self._distance["urban"] = DistanceField(cs, in_place=True)
-        self._distance["metro"] = DistanceField(cs, in_place=True)
         self._surfaces()
         self._init_travel()
         self.flows = {"formed": 0, "left": 0, "movers": 0, "moved": 0, "built": 0}
@@ -1018,7 +1018,7 @@ class MetroModel(mesa.Model):
             stations = np.zeros(self.grid.commune.size, dtype=bool)
             for cells, _ in self.metro_lines.values():
                 stations[cells[cells >= 0]] = True
-            near = self._distance["metro"](stations.reshape(self.grid.shape)).ravel()
+            near = distance_km(stations.reshape(self.grid.shape), self.grid.cell_size_m).ravel()
             self._metro_near = near <= self.params.metro_access_km
             self._metro_key = self.metro_extensions
         return self._metro_near

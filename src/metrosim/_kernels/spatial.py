@@ -713,6 +713,8 @@ def distance_transform(mask, cell_size, divisor):
 
 # --- the same transform kept up to date as the mask gains cells ------------------------------
 
+_ROW_WORK = 16  # the searches of a row, in cells of a run (about their relative cost)
+
 
 @njit(cache=True)
 def _row_state(grow, orow, qrow, nx, big, exact, cell_size, divisor, v, h, xs):
@@ -853,9 +855,9 @@ def _add_row(orow, qrow, nx, fx, c0, yc2, cell_size, divisor, kk, hints):
     cells with h >= 0 are one run, found by searches (:func:`_first_true`) for h's maximum
     and then the run's ends, from ``hints`` (those of the row before, updated); of the run,
     the cells with h > 0, or h = 0 and fx left of their winning column, take the new
-    feature (:func:`_take_run`). Returns False when no real point of the row (within the
-    grid) is as near to the new feature as to the old ones: as those points form a convex
-    set around the new feature, rows farther from it have none either."""
+    feature (:func:`_take_run`). Returns the run's length, or -1 when no real point of the
+    row (within the grid) is as near to the new feature as to the old ones: as those points
+    form a convex set around the new feature, rows farther from it have none either."""
     xs = _first_true(orow, 0, nx - 1, hints[0], 0, fx, c0, kk)
     hints[0] = xs
     if _gain(orow, xs, fx, c0, kk) < 0:
@@ -864,14 +866,14 @@ def _add_row(orow, qrow, nx, fx, c0, yc2, cell_size, divisor, kk, hints):
         xl = _first_true(orow, xs, nx - 1, xs, 1, fx, c0, kk)
         for x in (xs - 1, xs, xl - 1, xl):
             if 0 <= x < nx - 1 and _may_reach(orow, qrow, x, fx, c0, kk):
-                return True
-        return False
+                return 0
+        return -1
     left = _first_true(orow, 0, xs, hints[1], 2, fx, c0, kk)  # h rises up to xs
     right = _first_true(orow, xs, nx, hints[2], 3, fx, c0, kk)  # and does not after
     hints[1] = left
     hints[2] = right
     _take_run(orow, qrow, left, right, fx, c0, yc2, cell_size, divisor, kk)
-    return True
+    return right - left
 
 
 @njit(cache=True)
@@ -894,9 +896,14 @@ def _take_run(orow, qrow, xa, xb, fx, c0, yc2, cell_size, divisor, kk):
 
 
 @njit(cache=True)
-def distance_transform_add(cells, cell_size, divisor, out, qcol):
+def distance_transform_add(cells, cell_size, divisor, out, qcol, budget):
     """Update the output and winning columns of :func:`distance_transform_state` in place
     for a mask that gained the cells ``cells`` (flat indices, none already in the mask).
+
+    Returns how many of the cells were added: all of them, or fewer when the work (cells
+    of the runs, plus ``_ROW_WORK`` per row searched) passed ``budget`` after that many,
+    which leaves the state of the mask with just those cells added (the caller then runs
+    the full transform instead).
 
     As in Lau, Sprunk & Burgard's (2010) dynamic distance maps, each cell keeps which
     feature is nearest (here its column; the squared distance D is read back from the
@@ -921,12 +928,17 @@ def distance_transform_add(cells, cell_size, divisor, out, qcol):
     ny, nx = out.shape
     kk = divisor / cell_size
     hints = np.empty(3, dtype=np.int64)
+    work = 0
     for i in range(cells.size):
+        if work > budget:
+            return i
         f = cells[i]
         fy = f // nx
         fx = f - fy * nx
         hints[:] = fx
-        _add_row(out[fy], qcol[fy], nx, fx, 0, 0.0, cell_size, divisor, kk, hints)
+        work += _ROW_WORK + _add_row(
+            out[fy], qcol[fy], nx, fx, 0, 0.0, cell_size, divisor, kk, hints
+        )
         h0, h1, h2 = hints[0], hints[1], hints[2]
         for step in (-1, 1):  # rows fy - 1, fy - 2, ..., then fy + 1, fy + 2, ...
             hints[0] = h0
@@ -936,11 +948,14 @@ def distance_transform_add(cells, cell_size, divisor, out, qcol):
             while 0 <= y < ny:
                 dy = abs(y - fy)
                 yc = np.int64(dy) * cell_size
-                if not _add_row(
+                run = _add_row(
                     out[y], qcol[y], nx, fx, dy * dy, yc * yc, cell_size, divisor, kk, hints
-                ):
+                )
+                work += _ROW_WORK + run
+                if run < 0:
                     break
                 y += step
+    return cells.size
 
 
 @njit(cache=True, error_model="numpy")
