@@ -233,10 +233,12 @@ class MetroModel(mesa.Model):
         )
         self._commute_urban_cells = -1
         # km to the nearest school, clinic, park and urban cell, kept up to date as those
-        # masks grow (the urban one is used at once: updated in place)
-        cs = self.grid.cell_size_m
-        self._distance = {k: DistanceField(cs) for k in ("school", "clinic", "park")}
-        self._distance["urban"] = DistanceField(cs, in_place=True)
+        # masks grow; updated in place, like the rest of the model's state (distance_km is
+        # rebuilt from the same arrays in each _surfaces)
+        self._distance = {
+            k: DistanceField(self.grid.cell_size_m, in_place=True)
+            for k in ("school", "clinic", "park", "urban")
+        }
         self._surfaces()
         self._init_travel()
         self.flows = {"formed": 0, "left": 0, "movers": 0, "moved": 0, "built": 0}
