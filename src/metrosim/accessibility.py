@@ -265,6 +265,8 @@ class DistanceField:
             "DistanceField", "cell_size_m", cell_size_m, positive=True
         )
         self.in_place = bool(in_place)
+        #: how many calls ran the full transform
+        self.full_transforms = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -318,12 +320,23 @@ class DistanceField:
         return self._out
 
     def _full(self, m: np.ndarray) -> np.ndarray:
-        """The full transform of a non-empty mask, keeping the state."""
-        ny, nx = m.shape
-        out = np.empty((ny, nx))
-        self._q = np.empty((ny, nx), dtype=np.uint16)
-        distance_transform_state(np.ascontiguousarray(m), self.cell_size_m, 1000.0, out, self._q)
-        self._mask = np.array(m, dtype=bool, order="C")
+        """The full transform of a non-empty mask, keeping the state.
+
+        The same buffers are used again when the shape is the same (long-lived arrays are
+        not reallocated mid-run).
+        """
+        self.full_transforms += 1
+        out = self._out
+        if self._mask is None or self._mask.shape != m.shape:
+            self._mask = np.empty(m.shape, dtype=bool)
+            self._q = np.empty(m.shape, dtype=np.uint16)
+            out = None
+        if out is None or not self.in_place or out.base is not None:
+            out = np.empty(m.shape)
+        else:
+            out.flags.writeable = True
+        np.copyto(self._mask, m)
+        distance_transform_state(self._mask, self.cell_size_m, 1000.0, out, self._q)
         self._out = _read_only(out)
         return self._out
 
