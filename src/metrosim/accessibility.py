@@ -5,7 +5,8 @@ gravity accessibility, distance transforms, window sums) in the units the model 
 
 * :func:`commute_minutes`: generalised travel time to jobs, the logsum of a gravity
   accessibility (Hansen 1959; Ben-Akiva & Lerman 1985) between blocks of cells.
-* :func:`distance_km`: Euclidean distance to the nearest cell of a mask (services, footprint).
+* :func:`distance_km`: Euclidean distance to the nearest cell of a mask (services, footprint);
+  :class:`DistanceField` keeps it up to date for a mask that grows from year to year.
 * :func:`box_sum`: sums over square neighbourhoods, for the income mix of neighbourhoods
   (Schelling 1971) and green space per person.
 
@@ -25,8 +26,17 @@ import functools
 import numpy as np
 
 from metrosim import _diskcache, surfaces
+from metrosim._kernels.spatial import _ROW_WORK, distance_transform_add, distance_transform_state
 
-__all__ = ["Network", "metro_links", "commute_minutes", "distance_km", "box_sum", "travel_minutes"]
+__all__ = [
+    "Network",
+    "metro_links",
+    "commute_minutes",
+    "distance_km",
+    "DistanceField",
+    "box_sum",
+    "travel_minutes",
+]
 
 
 class Network:
@@ -200,6 +210,140 @@ def distance_km(mask: np.ndarray, cell_size_m: float) -> np.ndarray:
     the transform's own pass.
     """
     return surfaces._distance_to_nearest(mask, cell_size_m, 1000.0)
+
+
+class DistanceField:
+    """:func:`distance_km` of a mask that changes from call to call, mostly by gaining cells.
+
+    ``field(mask)`` returns the values of ``distance_km(mask, cell_size_m)``, bit for bit, as
+    a read-only array. The first call and a call after the mask lost a cell or changed
+    shape run the full transform (Felzenszwalb & Huttenlocher 2012) and keep each cell's
+    winning column; other calls lower only the cells nearer to a new cell than to the old
+    ones (or as near, at a smaller column), with
+    :func:`metrosim._kernels.spatial.distance_transform_add` (after Lau, Sprunk & Burgard
+    2010), unless that work passes ``work_per_cell`` times the grid's cells (then the full
+    transform again; the update's cost per unit of work, about 3.5 ns, and the transform's
+    per cell, about 6 ns on one core and half on two, were measured on the model's grids).
+    A call with the same mask returns the previous array itself. The state is the last mask
+    (1 byte a cell), the winning columns (uint16, 2 bytes a cell) and the last output (the
+    array the caller got, 8 bytes a cell).
+
+    Parameters
+    ----------
+    cell_size_m : float
+        Cell side in metres (> 0).
+    in_place : bool, default False
+        Update the last output in place instead of a copy of it: for a caller that is done
+        with each result before the next call (the copy is 8 bytes a cell each call).
+
+    References
+    ----------
+    Felzenszwalb, P. F. & Huttenlocher, D. P. (2012). Distance transforms of sampled
+    functions. *Theory of Computing* 8, 415-428. doi:10.4086/toc.2012.v008a019
+    Lau, B., Sprunk, C. & Burgard, W. (2010). Improved updating of Euclidean distance maps
+    and Voronoi diagrams. *IEEE/RSJ International Conference on Intelligent Robots and
+    Systems (IROS)*, 281-286.
+
+    Examples
+    --------
+    >>> field = DistanceField(1000.0)
+    >>> mask = np.zeros((1, 4), dtype=bool)
+    >>> mask[0, 0] = True
+    >>> field(mask).tolist()
+    [[0.0, 1.0, 2.0, 3.0]]
+    >>> mask[0, 3] = True
+    >>> field(mask).tolist()
+    [[0.0, 1.0, 1.0, 0.0]]
+    """
+
+    #: work of an update (cells of its runs, 16 per row searched) per cell of the grid
+    #: beyond which the full transform is run instead: about where the two cost the same
+    work_per_cell = 1.0
+
+    def __init__(self, cell_size_m: float, *, in_place: bool = False):
+        self.cell_size_m = surfaces._real_scalar(
+            "DistanceField", "cell_size_m", cell_size_m, positive=True
+        )
+        self.in_place = bool(in_place)
+        #: how many calls ran the full transform
+        self.full_transforms = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._mask: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+        self._q: np.ndarray | None = None
+
+    @staticmethod
+    def _incremental(shape: tuple[int, int], cell: float) -> bool:
+        """Whether the update is exact on this grid.
+
+        It needs the integer envelope of the full transform, columns in uint16, squared
+        distances below 2^31 (read back from the output) and cell sizes whose squares are
+        normal doubles.
+        """
+        ny, nx = shape
+        m = float(max(nx - 1, 1))
+        exact = 2.0 * m * m * (float(ny - 1) ** 2 + m * m) < 2.0**52
+        return (
+            exact
+            and nx <= 65535
+            and (ny - 1) ** 2 + (nx - 1) ** 2 < 2**31
+            and 1e-100 < cell / 1000.0 < 1e100
+        )
+
+    def __call__(self, mask: np.ndarray) -> np.ndarray:
+        """Km from each cell to the nearest True cell of ``mask`` (2-D bool), read-only."""
+        m = surfaces._array("DistanceField", "mask", mask, kinds="b", ndims=(2,))
+        cell = self.cell_size_m
+        if not self._incremental(m.shape, cell) or not m.any():
+            self._reset()
+            return _read_only(distance_km(m, cell))
+        if self._mask is None or self._mask.shape != m.shape:
+            return self._full(m)
+        changed = np.flatnonzero(m != self._mask)
+        if changed.size == 0:
+            return self._out
+        prev = self._mask.reshape(-1)
+        budget = min(self.work_per_cell * m.size, 2.0**62)
+        if prev[changed].any() or changed.size * _ROW_WORK > budget:
+            return self._full(m)
+        if self.in_place and self._out.base is None:  # owns its memory (not unpickled)
+            out = self._out
+            out.flags.writeable = True
+        else:
+            out = self._out.copy()
+        if distance_transform_add(changed, cell, 1000.0, out, self._q, int(budget)) < changed.size:
+            return self._full(m)
+        prev[changed] = True
+        self._out = _read_only(out)
+        return self._out
+
+    def _full(self, m: np.ndarray) -> np.ndarray:
+        """The full transform of a non-empty mask, keeping the state.
+
+        The same buffers are used again when the shape is the same (long-lived arrays are
+        not reallocated mid-run).
+        """
+        self.full_transforms += 1
+        out = self._out
+        if self._mask is None or self._mask.shape != m.shape:
+            self._mask = np.empty(m.shape, dtype=bool)
+            self._q = np.empty(m.shape, dtype=np.uint16)
+            out = None
+        if out is None or not self.in_place or out.base is not None:
+            out = np.empty(m.shape)
+        else:
+            out.flags.writeable = True
+        np.copyto(self._mask, m)
+        distance_transform_state(self._mask, self.cell_size_m, 1000.0, out, self._q)
+        self._out = _read_only(out)
+        return self._out
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def box_sum(values: np.ndarray, radius: int) -> np.ndarray:

@@ -33,6 +33,7 @@ from metrosim._kernels.spatial import (
 )
 from metrosim._memory import tune_allocator
 from metrosim.accessibility import (
+    DistanceField,
     Network,
     box_sum,
     commute_minutes,
@@ -231,6 +232,13 @@ class MetroModel(mesa.Model):
             max_rent_share=s.max_rent_share,
         )
         self._commute_urban_cells = -1
+        # km to the nearest school, clinic, park and urban cell, kept up to date as those
+        # masks grow; updated in place, like the rest of the model's state (distance_km is
+        # rebuilt from the same arrays in each _surfaces)
+        self._distance = {
+            k: DistanceField(self.grid.cell_size_m, in_place=True)
+            for k in ("school", "clinic", "park", "urban")
+        }
         self._surfaces()
         self._init_travel()
         self.flows = {"formed": 0, "left": 0, "movers": 0, "moved": 0, "built": 0}
@@ -685,7 +693,7 @@ class MetroModel(mesa.Model):
         units = int(round(s.social_housing_units / s.scale))
         self.social_built = 0
         if units > 0:
-            near_city = distance_km(land.urban.reshape(shape), g.cell_size_m).ravel() <= 2.0
+            near_city = self._distance["urban"](land.urban.reshape(shape)).ravel() <= 2.0
             per_cell = max(1, int(s.social_housing_density * g.cell_area_ha / s.scale))
             inside = land.developable & (self.commune_of_cell >= 0)
             if self.ministries_aligned:
@@ -956,10 +964,11 @@ class MetroModel(mesa.Model):
             ).ravel()
             self.commute_free = np.where(np.isfinite(commute), commute, 600.0)
             self._commute_urban_cells = n_urban
+        dist = self._distance
         self.distance_km = {
-            "school": distance_km((self.schools > 0).reshape(shape), g.cell_size_m).ravel(),
-            "clinic": distance_km((self.clinics > 0).reshape(shape), g.cell_size_m).ravel(),
-            "park": distance_km((self.park_m2 > 0).reshape(shape), g.cell_size_m).ravel(),
+            "school": dist["school"]((self.schools > 0).reshape(shape)).ravel(),
+            "clinic": dist["clinic"]((self.clinics > 0).reshape(shape)).ravel(),
+            "park": dist["park"]((self.park_m2 > 0).reshape(shape)).ravel(),
         }
         r = int(round(s.neighbourhood_radius_m / g.cell_size_m))
         tot, self.mix = neighbourhood_shares(land.occupancy.reshape(shape + (-1,)), r)
@@ -1078,8 +1087,8 @@ class MetroModel(mesa.Model):
             cost_per_density=s.cost_per_density,
             farmland_price_ha=s.farmland_price_ha,
             servicing_cost_ha_km=s.servicing_cost_ha_km,
-            distance_to_urban_km=distance_km(
-                urban_before.reshape(self.grid.shape), self.grid.cell_size_m
+            distance_to_urban_km=self._distance["urban"](
+                urban_before.reshape(self.grid.shape)
             ).ravel(),
             min_density=s.min_density_dw_ha,
             redevelopment_premium=s.redevelopment_premium,

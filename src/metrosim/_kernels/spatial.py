@@ -632,10 +632,10 @@ def _column_offsets(mask, g, big):
 
 
 @njit(cache=True)
-def _row(grow, orow, nx, big, exact, cell_size, divisor, v, h, xs):
-    """Lower envelope of the parabolas ``(x - q)^2 + g(q)^2`` of one row, then the output.
+def _envelope(grow, nx, big, exact, v, h):
+    """Lower envelope of the parabolas ``(x - q)^2 + g(q)^2`` of one row; returns its size k.
 
-    ``v``/``h`` hold the columns and the integers ``g(q)^2 + q^2`` of the envelope. A new
+    ``v``/``h`` get the columns and the integers ``g(q)^2 + q^2`` of the envelope. A new
     parabola q pops the top p (above r) when its intersection with p is <= that of p with r;
     with ``exact`` the two quotients are compared by cross-multiplying the integers, which
     gives the same answer as comparing their correctly rounded doubles (the kernel checks
@@ -665,25 +665,37 @@ def _row(grow, orow, nx, big, exact, cell_size, divisor, v, h, xs):
         v[_U(k)] = q
         h[_U(k)] = hq
         k += 1
+    return k
+
+
+@njit(cache=True)
+def _segment_end(h, v, j, k, nx):
+    """End (exclusive) of the columns parabola j of the envelope owns: parabola j owns the
+    columns x with z_j < x <= z_{j+1}, z_{j+1} its intersection with parabola j + 1 (the
+    double the reference kernel compares x with), so up to floor(z_{j+1}) + 1."""
+    if j + 1 < k:
+        z = float(h[_U(j + 1)] - h[_U(j)]) / (2.0 * (v[_U(j + 1)] - v[_U(j)]))
+        if z < 0.0:
+            return 0
+        if z >= nx:
+            return nx
+        return np.int64(z) + 1
+    return nx
+
+
+@njit(cache=True)
+def _row(grow, orow, nx, big, exact, cell_size, divisor, v, h, xs):
+    """Lower envelope of the parabolas ``(x - q)^2 + g(q)^2`` of one row (:func:`_envelope`),
+    then the output, one envelope segment at a time."""
+    k = _envelope(grow, nx, big, exact, v, h)
     if k == 0:
         for x in range(nx):
             orow[x] = np.inf
         return
-    # parabola j owns the columns x with z_j < x <= z_{j+1}, z_{j+1} its intersection with
-    # parabola j + 1 (the double the reference kernel compares x with): x from floor(z) + 1
     start = 0
     for j in range(k):
         q = v[_U(j)]
-        if j + 1 < k:
-            z = float(h[_U(j + 1)] - h[_U(j)]) / (2.0 * (v[_U(j + 1)] - q))
-            if z < 0.0:
-                end = 0
-            elif z >= nx:
-                end = nx
-            else:
-                end = np.int64(z) + 1
-        else:
-            end = nx
+        end = _segment_end(h, v, j, k, nx)
         if end > start:
             dy = np.int64(grow[_U(q)]) * cell_size
             dy2 = dy * dy
@@ -744,6 +756,253 @@ def distance_transform(mask, cell_size, divisor):
     if ny + nx + 2 < 32767:
         return _transform(mask, np.empty((ny, nx), dtype=np.int16), cell_size, divisor, exact)
     return _transform(mask, np.empty((ny, nx), dtype=np.int32), cell_size, divisor, exact)
+
+
+# --- the same transform kept up to date as the mask gains cells ------------------------------
+
+_ROW_WORK = 16  # the searches of a row, in cells of a run (about their relative cost)
+
+
+@njit(cache=True)
+def _row_state(grow, orow, qrow, nx, big, exact, cell_size, divisor, v, h, xs):
+    """:func:`_row` (same envelope, same output expression) that also writes each cell's
+    winning column into ``qrow``. The mask must not be empty (every row has an envelope)."""
+    k = _envelope(grow, nx, big, exact, v, h)
+    start = 0
+    for j in range(k):
+        q = v[_U(j)]
+        end = _segment_end(h, v, j, k, nx)
+        if end > start:
+            dy = np.int64(grow[_U(q)]) * cell_size
+            dy2 = dy * dy
+            fq = float(q)
+            for x in range(start, end):
+                dx = (xs[_U(x)] - fq) * cell_size
+                orow[_U(x)] = np.sqrt(dy2 + dx * dx) / divisor
+                qrow[_U(x)] = q
+            start = end
+
+
+@njit(cache=True, parallel=True)
+def _transform_state(mask, g, cell_size, divisor, out, qcol):
+    """:func:`_transform` (integer envelope) with :func:`_row_state`: the output into
+    ``out``, the winning columns into ``qcol``."""
+    ny, nx = mask.shape
+    big = ny + nx + 1
+    _column_offsets(mask, g, g.dtype.type(big))
+    xs = np.arange(nx).astype(np.float64)
+    ntask = (ny + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+    for t in prange(ntask):
+        v = np.empty(nx, dtype=np.int64)
+        h = np.empty(nx, dtype=np.int64)
+        for y in range(t * _ROWS_PER_TASK, min(ny, (t + 1) * _ROWS_PER_TASK)):
+            _row_state(g[y], out[y], qcol[y], nx, big, True, cell_size, divisor, v, h, xs)
+
+
+@njit(cache=True)
+def distance_transform_state(mask, cell_size, divisor, out, qcol):
+    """:func:`distance_transform` of a non-empty mask into ``out``, and each cell's winning
+    column (the column of the nearest feature the transform chose) into ``qcol``: the state
+    :func:`distance_transform_add` updates. The caller checks the grid is small enough for
+    the integer envelope and for its column type."""
+    ny, nx = mask.shape
+    if ny + nx + 2 < 32767:
+        _transform_state(mask, np.empty((ny, nx), dtype=np.int16), cell_size, divisor, out, qcol)
+    else:
+        _transform_state(mask, np.empty((ny, nx), dtype=np.int32), cell_size, divisor, out, qcol)
+
+
+@njit(cache=True)
+def _gain(orow, x, fx, c0, kk):
+    """``h(x) = D(x) - c(x)`` on one row: the cell's squared distance to its nearest feature
+    (read back from the output: ``t = out divisor / cell_size``, ``t^2`` is the integer D to
+    within a few units in the last place, so rounding is exact while D < 2^31) less its
+    squared distance ``(x - fx)^2 + c0`` to the new feature."""
+    t = orow[_U(x)] * kk
+    dx = x - fx
+    return np.int64(t * t + 0.5) - dx * dx - c0
+
+
+@njit(cache=True)
+def _pred(orow, x, mode, fx, c0, kk):
+    """The monotone tests the searches of :func:`_add_row` make at x: h stops rising
+    (mode 0: ``h(x + 1) <= h(x)``; 1: ``<``), h >= 0 (2), h < 0 (3)."""
+    if mode >= 2:
+        return (_gain(orow, x, fx, c0, kk) >= 0) == (mode == 2)
+    d = _gain(orow, x + 1, fx, c0, kk) - _gain(orow, x, fx, c0, kk)
+    return d < 0 or (d == 0 and mode == 0)
+
+
+@njit(cache=True)
+def _first_true(orow, lo, hi, hint, mode, fx, c0, kk):
+    """The first x in ``lo .. hi - 1`` where :func:`_pred` holds (false, then true along the
+    row), else hi: a galloping search from ``hint`` (the answer of the row before, usually a
+    few cells away), then a binary search in the bracket found."""
+    if lo >= hi:
+        return hi
+    x = min(max(hint, lo), hi - 1)
+    step = 1
+    if _pred(orow, x, mode, fx, c0, kk):
+        r = x  # holds at r: the answer is in lo .. r
+        while True:
+            lft = r - step
+            if lft < lo:
+                lft = lo - 1
+                break
+            if not _pred(orow, lft, mode, fx, c0, kk):
+                break
+            r = lft
+            step *= 2
+    else:
+        lft = x  # fails at lft: the answer is in lft + 1 .. hi
+        while True:
+            r = lft + step
+            if r >= hi:
+                r = hi
+                break
+            if _pred(orow, r, mode, fx, c0, kk):
+                break
+            lft = r
+            step *= 2
+    lo = lft + 1
+    while lo < r:
+        mid = (lo + r) >> 1
+        if _pred(orow, mid, mode, fx, c0, kk):
+            r = mid
+        else:
+            lo = mid + 1
+    return r
+
+
+@njit(cache=True)
+def _may_reach(orow, qrow, x, fx, c0, kk):
+    """Whether h can be >= 0 somewhere on the real segment ``[x, x + 1]`` of the row, where
+    h < 0 at both ends. The feature each end's cell is nearest to gives a line above h
+    (through h at that end, slope ``2 (fx - q)``); the lower of the two lines is largest at
+    their crossing, tested in integers."""
+    h0 = _gain(orow, x, fx, c0, kk)
+    h1 = _gain(orow, x + 1, fx, c0, kk)
+    a1 = 2 * (fx - np.int64(qrow[_U(x)]))
+    a2 = 2 * (fx - np.int64(qrow[_U(x + 1)]))
+    num = h1 - a2 - h0  # the lines cross at s = num / den of the segment
+    den = a1 - a2
+    if den < 0:
+        num = -num
+        den = -den
+    if den == 0 or num <= 0 or num >= den:
+        return False
+    return h0 * den + a1 * num >= 0
+
+
+@njit(cache=True)
+def _add_row(orow, qrow, nx, fx, c0, yc2, cell_size, divisor, kk, hints):
+    """One row against a new feature in column fx (``c0`` its squared row offset, ``yc2``
+    the square of that offset times the cell size). h is concave along the row (a minimum
+    of functions linear in x: ``|p - s|^2 - |p - f|^2`` for each old feature s), so the
+    cells with h >= 0 are one run, found by searches (:func:`_first_true`) for h's maximum
+    and then the run's ends, from ``hints`` (those of the row before, updated); of the run,
+    the cells with h > 0, or h = 0 and fx left of their winning column, take the new
+    feature (:func:`_take_run`). Returns the run's length, or -1 when no real point of the
+    row (within the grid) is as near to the new feature as to the old ones: as those points
+    form a convex set around the new feature, rows farther from it have none either."""
+    xs = _first_true(orow, 0, nx - 1, hints[0], 0, fx, c0, kk)
+    hints[0] = xs
+    if _gain(orow, xs, fx, c0, kk) < 0:
+        # h's real maximum is within one cell of its integer maxima xs .. xl (h is concave,
+        # and at most its maximum on unit segments between three cells of equal h)
+        xl = _first_true(orow, xs, nx - 1, xs, 1, fx, c0, kk)
+        for x in (xs - 1, xs, xl - 1, xl):
+            if 0 <= x < nx - 1 and _may_reach(orow, qrow, x, fx, c0, kk):
+                return 0
+        return -1
+    left = _first_true(orow, 0, xs, hints[1], 2, fx, c0, kk)  # h rises up to xs
+    right = _first_true(orow, xs, nx, hints[2], 3, fx, c0, kk)  # and does not after
+    hints[1] = left
+    hints[2] = right
+    _take_run(orow, qrow, left, right, fx, c0, yc2, cell_size, divisor, kk)
+    return right - left
+
+
+@njit(cache=True)
+def _take_run(orow, qrow, xa, xb, fx, c0, yc2, cell_size, divisor, kk):
+    """Cells ``xa .. xb - 1`` (h >= 0) take the new feature where h > 0, or h = 0 and fx is
+    left of their winning column. Branch-free, so it vectorises: h is ``t^2 - c`` in
+    doubles (D - c to within a tiny fraction, so ``> 0.5`` is h > 0 and ``> -0.5`` is
+    h >= 0), each cell's candidate output is computed and the better ones stored."""
+    for x in range(xa, xb):
+        dx = x - fx
+        old = orow[_U(x)]
+        t = old * kk
+        e = t * t - float(dx * dx + c0)
+        qx = qrow[_U(x)]
+        better = (e > 0.5) | ((e > -0.5) & (fx < qx))
+        xc = float(dx) * cell_size  # == (x - q) * cell_size as _row computes it
+        v = np.sqrt(yc2 + xc * xc) / divisor
+        orow[_U(x)] = v if better else old
+        qrow[_U(x)] = fx if better else qx
+
+
+@njit(cache=True)
+def distance_transform_add(cells, cell_size, divisor, out, qcol, budget):
+    """Update the output and winning columns of :func:`distance_transform_state` in place
+    for a mask that gained the cells ``cells`` (flat indices, none already in the mask).
+
+    Returns how many of the cells were added: all of them, or fewer when the work (cells
+    of the runs, plus ``_ROW_WORK`` per row searched) passed ``budget`` after that many,
+    which leaves the state of the mask with just those cells added (the caller then runs
+    the full transform instead).
+
+    As in Lau, Sprunk & Burgard's (2010) dynamic distance maps, each cell keeps which
+    feature is nearest (here its column; the squared distance D is read back from the
+    output), and a new feature f only lowers the cells it is now nearest to: those where
+    ``h = D - |p - f|^2 >= 0``. Instead of their wavefront (a grid's discrete Voronoi regions
+    need not be connected, and ties must be decided by column, not by arrival), each row is
+    searched: h is a minimum of functions linear in p, so it is concave, the cells with
+    h >= 0 are one run per row (:func:`_add_row`), and the real points with h >= 0 form a
+    convex region, so the rows are visited outwards from f until one has none. A cell takes
+    f when h > 0, or h = 0 and f's column is left of its winning column (the full
+    transform's tie rule: the smallest column among the nearest features); its output is the
+    expression of :func:`_row` on the new offsets. Each addition keeps the invariant (D the
+    least squared distance, the column the smallest among the nearest), so the result is
+    the full transform of the new mask, bit for bit, in any order of the cells.
+
+    References
+    ----------
+    Lau, B., Sprunk, C. & Burgard, W. (2010). Improved updating of Euclidean distance maps
+    and Voronoi diagrams. *IEEE/RSJ International Conference on Intelligent Robots and
+    Systems (IROS)*, 281-286.
+    """
+    ny, nx = out.shape
+    kk = divisor / cell_size
+    hints = np.empty(3, dtype=np.int64)
+    work = 0
+    for i in range(cells.size):
+        if work > budget:
+            return i
+        f = cells[i]
+        fy = f // nx
+        fx = f - fy * nx
+        hints[:] = fx
+        work += _ROW_WORK + _add_row(
+            out[fy], qcol[fy], nx, fx, 0, 0.0, cell_size, divisor, kk, hints
+        )
+        h0, h1, h2 = hints[0], hints[1], hints[2]
+        for step in (-1, 1):  # rows fy - 1, fy - 2, ..., then fy + 1, fy + 2, ...
+            hints[0] = h0
+            hints[1] = h1
+            hints[2] = h2
+            y = fy + step
+            while 0 <= y < ny:
+                dy = abs(y - fy)
+                yc = np.int64(dy) * cell_size
+                run = _add_row(
+                    out[y], qcol[y], nx, fx, dy * dy, yc * yc, cell_size, divisor, kk, hints
+                )
+                work += _ROW_WORK + run
+                if run < 0:
+                    break
+                y += step
+    return cells.size
 
 
 @njit(cache=True, error_model="numpy")
