@@ -216,3 +216,42 @@ def test_tuned_allocator_reuses_freed_grid_sized_arrays():
     assert _reuse_run(METROSIM_MALLOC_TUNING="0")["applied"] is False
     # the user's own glibc settings win
     assert _reuse_run(MALLOC_TRIM_THRESHOLD_="131072")["applied"] is False
+
+
+def test_single_blas_thread_limits_blas_inside_and_restores_it():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from metrosim._threads import single_blas_thread
+
+    def blas_threads():
+        info = threadpoolctl.threadpool_info()
+        return [i["num_threads"] for i in info if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("numpy loaded no BLAS that threadpoolctl controls")
+    rng = np.random.default_rng(3)
+    a, b = rng.random((3000, 6)), rng.random(3000)
+    want = np.linalg.lstsq(a, b, rcond=None)[0]
+    with single_blas_thread():
+        assert blas_threads() == [1] * len(before)
+        got = np.linalg.lstsq(a, b, rcond=None)[0]
+    assert blas_threads() == before
+    np.testing.assert_array_equal(got, want)
+
+
+def test_model_year_runs_with_one_blas_thread(monkeypatch):
+    import metrosim.model as model_module
+
+    entered = []
+
+    class Spy:
+        def __enter__(self):
+            entered.append(True)
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(model_module, "single_blas_thread", Spy)
+    m = model_module.MetroModel(model_module.Scenario(scale=50, cell_size_m=2000.0), rng=1)
+    m.step()
+    assert entered == [True] and m.year == model_module.START_YEAR + 1

@@ -32,6 +32,7 @@ from metrosim._kernels.spatial import (
     vacancy_rates,
 )
 from metrosim._memory import tune_allocator
+from metrosim._threads import single_blas_thread
 from metrosim.accessibility import (
     Network,
     box_sum,
@@ -255,7 +256,15 @@ class MetroModel(mesa.Model):
         return self.agents_by_type[Municipality]
 
     def step(self) -> None:
-        """Advance one year, in the order documented in ``docs/odd.md``."""
+        """Advance one year, in the order documented in ``docs/odd.md``.
+
+        BLAS runs on one thread during the year (``metrosim._threads``): its calls are small,
+        and idle OpenBLAS threads would hold cores that the numba kernels need.
+        """
+        with single_blas_thread():
+            self._year()
+
+    def _year(self) -> None:
         self.year += 1
         self._timed("demography", self._demography)
         self._timed("governments", self._budget_year)
