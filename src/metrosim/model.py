@@ -233,6 +233,7 @@ class MetroModel(mesa.Model):
         )
         self._commute_urban_cells = -1
         self._surfaces()
+        self._load_commute_kernels()
         self._init_travel()
         self.flows = {"formed": 0, "left": 0, "movers": 0, "moved": 0, "built": 0}
         self.new_urban = np.zeros(self.grid.commune.size, dtype=bool)
@@ -892,7 +893,8 @@ class MetroModel(mesa.Model):
         if self.ministries_aligned and self.plan_in_force:
             hh = hh * (land.plan_max_dw_ha > 0)
         r = max(1, int(round(s.metro_access_km * 1000 / g.cell_size_m)))
-        gain = box_sum(hh.reshape(shape), r).ravel()
+        # float sums of whole numbers are exact (and this kernel is already loaded)
+        gain = box_sum(hh.reshape(shape).astype(np.float64), r).ravel()
         nx = shape[1]
         best = None
         for name, (cells, _km) in self.metro_lines.items():
@@ -984,6 +986,23 @@ class MetroModel(mesa.Model):
             s.household_size * s.scale,
         )
         np.log1p(self.green, out=self.green)
+
+    def _load_commute_kernels(self) -> None:
+        """Load the commute surface's numba kernels now, on a 2 x 2 grid.
+
+        The initial commute surface usually comes from the disk cache, so its kernels would
+        first be loaded (from numba's cache: tens of milliseconds) in the year the surface is
+        first recomputed; a call on a tiny grid with the same argument types loads them here.
+        """
+        s = self.params
+        commute_minutes(
+            np.ones((2, 2)),
+            self.grid.cell_size_m,
+            np.ones((2, 2)),
+            Network(4, np.array([0]), np.array([3]), np.array([1.0])),
+            block=1,
+            beta=s.accessibility_beta,
+        )
 
     def _init_travel(self) -> None:
         """Zones, calibrated mode constants and the first year's commutes (``metrosim.travel``)."""
