@@ -89,7 +89,7 @@ def update_rents(
     change = np.clip(speed * (natural_vacancy - vacancy_rate[cells]), -max_change, max_change)
     out = np.array(rent, dtype=np.float64, copy=True)
     out[cells] = out[cells] * np.exp(change)
-    return np.maximum(out, floor)
+    return np.maximum(out, floor, out=out)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,13 @@ import numpy as np
 
 from metrosim import environment, metrics
 from metrosim._kernels.market import hedonic_features
-from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
+from metrosim._kernels.measure import (
+    column_sums,
+    grid_pass,
+    household_pass,
+    region_totals,
+    sparse_sum,
+)
 from metrosim._kernels.spatial import (
     coverage_window_sums,
     service_and_green_ratio,
@@ -190,6 +196,9 @@ class MetroModel(mesa.Model):
         self.commune_of_cell = self.grid.commune.ravel().astype(np.int32)
         #: flat indices of the region's cells (the rest of the grid's rectangle is outside)
         self._region_cells = np.flatnonzero(self.commune_of_cell >= 0)
+        self._outside = self.commune_of_cell < 0
+        self._steep: np.ndarray | None = None  # steep cells (found by the first _surfaces)
+        self._zoned: tuple | None = None  # developable cells in the region (first _zoning)
         self.households: Households = place_groups(self.initial, self.commune_of_cell, self.rng)
         self.land: LandState = initial_land(
             self.grid,
@@ -662,7 +671,10 @@ class MetroModel(mesa.Model):
             bases.property_tax - s.tax_per_job * s.fiscal_decentralisation * self._jobs_by_commune
         )
         tax_per_dw = np.where(dw > 0, tax_dw / np.maximum(dw, 1.0), 0.0)
-        occ = _sum_by(c[built], land.occupancy[built], self.n_communes)
+        # households by commune and group (whole numbers: exact in any order)
+        occ = region_totals(
+            land.occupancy[built].astype(np.float64), c[built].astype(np.intp), self.n_communes
+        )
         rich = occ[:, 3:].sum(axis=1) / np.maximum(occ.sum(axis=1), 1.0)
         self.density_cap = zoning_update(
             self.density_cap,
@@ -674,9 +686,12 @@ class MetroModel(mesa.Model):
             low=s.zoning_cap_min,
             high=s.zoning_cap_max,
         )
-        zoned = land.developable & inside
+        if self._zoned is None:  # developable cells inside the region (fixed), found once
+            zoned = land.developable & inside
+            self._zoned = (zoned, np.flatnonzero(zoned), c[zoned])
+        zoned, zoned_cells, zoned_commune = self._zoned
         in_force = zoning_in_force(self.density_cap, s.zoning_cap_dw_ha, s.municipal_zoning_say)
-        land.zoned_max_dw_ha[zoned] = in_force[c[zoned]].astype(np.float32)
+        land.zoned_max_dw_ha[zoned_cells] = in_force.astype(np.float32)[zoned_commune]
         if self.plan_in_force and s.plan_density_floor_dw_ha > 0:
             # the metropolitan plan obliges communes to permit at least this density inside
             # the boundary (a plan cascade: municipal plans must conform to the regional one)
@@ -844,7 +859,9 @@ class MetroModel(mesa.Model):
             hh.remove(leave)
         n_new = int(self.rng.binomial(n, s.formation_rate)) if n else 0
         if n_new:
-            shares = np.bincount(hh.group, minlength=N_GROUPS) / max(len(hh), 1)
+            # households by group (one count per group: faster than bincount's int8 copy)
+            groups = np.array([np.count_nonzero(hh.group == g) for g in range(N_GROUPS)])
+            shares = groups / max(len(hh), 1)
             hh.add(self.rng.choice(N_GROUPS, size=n_new, p=shares).astype(np.int8))
         self.flows = {"formed": n_new, "left": n_left}
 
@@ -946,15 +963,19 @@ class MetroModel(mesa.Model):
         land = self.land
         shape = g.shape
         urban = land.urban
-        n_urban = int(urban.sum())
+        n_urban = np.count_nonzero(urban)
         stale = abs(n_urban - self._commute_urban_cells) > 0.01 * max(self._commute_urban_cells, 1)
         if stale or self._network_changed:
             self._network_changed = False
-            slope = np.nan_to_num(g.slope_deg.ravel(), nan=s.slope_outside_dem_deg)
+            if self._steep is None:  # the grid's steep cells (fixed), found once
+                slope = np.nan_to_num(g.slope_deg.ravel(), nan=s.slope_outside_dem_deg)
+                self._steep = slope > s.max_slope_deg
             speed = np.where(urban, s.speed_urban_kmh, s.speed_rural_kmh)
-            speed = np.where(slope > s.max_slope_deg, s.speed_steep_kmh, speed)
-            speed = np.where(self.highway, np.maximum(speed, s.highway_speed_kmh), speed)
-            speed = np.where(self.commune_of_cell >= 0, speed, 0.0).reshape(shape)
+            np.copyto(speed, s.speed_steep_kmh, where=self._steep)
+            hw = np.flatnonzero(self.highway)
+            speed[hw] = np.maximum(speed[hw], s.highway_speed_kmh)
+            np.copyto(speed, 0.0, where=self._outside)
+            speed = speed.reshape(shape)
             block = max(1, int(round(s.accessibility_block_m / g.cell_size_m)))
             commute = commute_minutes(
                 speed,
@@ -985,7 +1006,9 @@ class MetroModel(mesa.Model):
             np.array([s.household_size, s.scale], dtype=np.float64),
             s.household_size * s.scale,
         )
-        np.log1p(self.green, out=self.green)
+        # log1p(0) = 0: only the cells with green space nearby (a few percent) change
+        has_green = np.flatnonzero(self.green > 0)
+        self.green[has_green] = np.log1p(self.green[has_green])
 
     def _load_commute_kernels(self) -> None:
         """Load the commute surface's numba kernels now, on a 2 x 2 grid.
@@ -1090,10 +1113,10 @@ class MetroModel(mesa.Model):
         occ = land.occupied()[region]
         fit = occ > 0
         features = self._hedonic_features(region)
-        coef = fit_hedonic(land.rent[region][fit], features[fit], occ[fit])
-        rent_hat = np.zeros(land.rent.size)
-        rent_hat[region] = expected_rent(coef, features)
-        value = 12.0 * rent_hat / s.cap_rate
+        coef = fit_hedonic(land.rent[region[fit]], features[fit], occ[fit])
+        rent_hat = expected_rent(coef, features)  # of the region's cells
+        value = np.zeros(land.rent.size)
+        value[region] = 12.0 * rent_hat / s.cap_rate
         urban_before = land.urban
         result = develop(
             land,
@@ -1114,8 +1137,10 @@ class MetroModel(mesa.Model):
             heterogeneity=s.developer_heterogeneity,
             rng=self.rng,
         )
-        new_cells = result.greenfield_cells
-        land.rent[new_cells] = np.maximum(rent_hat[new_cells], s.rent_floor)
+        new_cells = result.greenfield_cells  # developable, hence region cells
+        land.rent[new_cells] = np.maximum(
+            rent_hat[np.searchsorted(region, new_cells)], s.rent_floor
+        )
         self.new_urban = land.urban & ~urban_before
         self.flows["built"] = result.built
 
@@ -1440,10 +1465,3 @@ def _gini(x: np.ndarray, w: np.ndarray) -> float:
     cw = np.cumsum(w) / w.sum()
     cx = np.cumsum(x * w) / (x * w).sum()
     return float(1.0 - np.sum((cx[1:] + cx[:-1]) * np.diff(cw)) - cx[0] * cw[0])
-
-
-def _sum_by(labels: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Column sums of ``values`` (rows, k) grouped by ``labels`` into ``n`` rows (float)."""
-    return np.column_stack(
-        [np.bincount(labels, weights=values[:, j], minlength=n) for j in range(values.shape[1])]
-    )

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from metrosim._kernels.regions import argmax_blend_by_region, argmax_by_region
+from metrosim.land import row_sums
 
 __all__ = [
     "RevenueBases",
@@ -90,7 +91,7 @@ def revenue_bases(
     licences = licence_per_job * job_sum
     occ = occupancy[built].astype(np.float64) * scale
     cars = np.bincount(c, weights=occ @ cars_per_household, minlength=n_communes)
-    hh = np.bincount(c, weights=occ.sum(axis=1), minlength=n_communes)
+    hh = np.bincount(c, weights=row_sums(occ), minlength=n_communes)
     poor = np.bincount(c, weights=occ[:, 0], minlength=n_communes) * household_size
     return RevenueBases(
         property_tax=tax,
