@@ -25,13 +25,8 @@ import numpy as np
 
 from metrosim import environment, metrics
 from metrosim._kernels.market import hedonic_features
-from metrosim._kernels.measure import (
-    column_sums,
-    grid_pass,
-    household_pass,
-    region_totals,
-    sparse_sum,
-)
+from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
+from metrosim._kernels.regions import dwellings_by_region
 from metrosim._kernels.spatial import (
     coverage_window_sums,
     service_and_green_ratio,
@@ -661,20 +656,15 @@ class MetroModel(mesa.Model):
         s = self.params
         land = self.land
         c = self.commune_of_cell
-        inside = c >= 0
-        # sums over the cells that contribute (exact zeros elsewhere), in cell order
-        built = np.flatnonzero(inside & (land.capacity > 0))
-        dw = np.bincount(
-            c[built], weights=land.capacity[built] * float(s.scale), minlength=self.n_communes
+        # dwellings and households by group of each commune, over the cells with dwellings
+        # (the others add exact zeros), the dwellings in cell order (one numba pass)
+        dw, occ = dwellings_by_region(
+            c, land.capacity, land.occupancy, float(s.scale), self.n_communes
         )
         tax_dw = (
             bases.property_tax - s.tax_per_job * s.fiscal_decentralisation * self._jobs_by_commune
         )
         tax_per_dw = np.where(dw > 0, tax_dw / np.maximum(dw, 1.0), 0.0)
-        # households by commune and group (whole numbers: exact in any order)
-        occ = region_totals(
-            land.occupancy[built].astype(np.float64), c[built].astype(np.intp), self.n_communes
-        )
         rich = occ[:, 3:].sum(axis=1) / np.maximum(occ.sum(axis=1), 1.0)
         self.density_cap = zoning_update(
             self.density_cap,
@@ -687,7 +677,7 @@ class MetroModel(mesa.Model):
             high=s.zoning_cap_max,
         )
         if self._zoned is None:  # developable cells inside the region (fixed), found once
-            zoned = land.developable & inside
+            zoned = land.developable & (c >= 0)
             self._zoned = (zoned, np.flatnonzero(zoned), c[zoned])
         zoned, zoned_cells, zoned_commune = self._zoned
         in_force = zoning_in_force(self.density_cap, s.zoning_cap_dw_ha, s.municipal_zoning_say)
