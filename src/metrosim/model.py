@@ -1101,9 +1101,9 @@ class MetroModel(mesa.Model):
         land = self.land
         region = self._region_cells
         occ = land.occupied()[region]
-        fit = occ > 0
+        fit = np.flatnonzero(occ > 0)  # positions in the region (row takes beat a bool mask)
         features = self._hedonic_features(region)
-        coef = fit_hedonic(land.rent[region[fit]], features[fit], occ[fit])
+        coef = fit_hedonic(land.rent[region[fit]], features.take(fit, axis=0), occ[fit])
         rent_hat = expected_rent(coef, features)  # of the region's cells
         value = np.zeros(land.rent.size)
         value[region] = 12.0 * rent_hat / s.cap_rate
