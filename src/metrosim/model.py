@@ -247,7 +247,8 @@ class MetroModel(mesa.Model):
             model_reporters={"yearly": lambda m: dict(m.yearly)},
             agenttype_reporters={
                 Municipality: {
-                    k: (lambda a, k=k: a.model.municipal[k][a.index]) for k in _MUNICIPAL_COLUMNS
+                    k: (lambda a, k=k: a.model._municipal_values[k][a.index])
+                    for k in _MUNICIPAL_COLUMNS
                 }
             },
         )
@@ -507,13 +508,15 @@ class MetroModel(mesa.Model):
         }
         self.savings += s.investment_share * np.maximum(budget, 0.0)
         # one coverage field for both: distances only change in the surfaces phase
-        fields = self._coverage_fields()
+        # occupied dwellings as of now for both (investment does not move households)
+        occupied = self.land.occupied()
+        fields = self._coverage_fields(occupied)
         self._municipal_investment(fields)
-        self.metro_fund_spent = self._metropolitan_investment(dict(fields))
+        self.metro_fund_spent = self._metropolitan_investment(dict(fields), occupied)
         self._zoning(b)
         self._ministries()
 
-    def _coverage_fields(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _coverage_fields(self, occupied: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per facility type: (uncovered households nearby, households nearby) per cell.
 
         Window sums of the households farther than the type's reach from a facility and of
@@ -522,7 +525,7 @@ class MetroModel(mesa.Model):
         """
         s = self.params
         ny, nx = self.grid.shape
-        hh = self.land.occupied()
+        hh = occupied  # the cells' occupied dwellings (LandState.occupied)
         out = {}
         for kind in FACILITIES:
             reach = float(getattr(s, f"coverage_{kind}_m"))
@@ -585,7 +588,7 @@ class MetroModel(mesa.Model):
                 built[kind][c] += 1
         self.facilities_built = built
 
-    def _metropolitan_investment(self, fields: dict) -> float:
+    def _metropolitan_investment(self, fields: dict, occupied: np.ndarray) -> float:
         """The metropolitan fund builds where coverage is worst, region-wide.
 
         Projects are ranked by uncovered households reached per peso. With negotiated
@@ -599,7 +602,7 @@ class MetroModel(mesa.Model):
         self.projects_rejected = 0
         if self.metro_fund <= 0:
             return 0.0
-        coverage = self._commune_coverage(per_type=True)
+        coverage = self._commune_coverage(per_type=True, occupied=occupied)
         spent = 0.0
         ny, nx = self.grid.shape
         # the fund invests where coverage is worst (unmet need): the best cell of each type,
@@ -780,13 +783,14 @@ class MetroModel(mesa.Model):
             if k >= waiting.size:
                 break
 
-    def _commune_coverage(self, per_type: bool = False):
+    def _commune_coverage(self, per_type: bool = False, occupied: np.ndarray | None = None):
         """Share of each commune's households covered, averaged over facility types.
 
-        With ``per_type`` a dict of the share for each facility type.
+        With ``per_type`` a dict of the share for each facility type. ``occupied``: the
+        cells' occupied dwellings when the caller has them (``LandState.occupied``).
         """
         s = self.params
-        occ = self.land.occupied()
+        occ = self.land.occupied() if occupied is None else occupied
         # sums over occupied cells only (the others add exact zeros), in cell order
         cells = np.flatnonzero((self.commune_of_cell >= 0) & (occ > 0))
         c = self.commune_of_cell[cells]
@@ -1412,6 +1416,9 @@ class MetroModel(mesa.Model):
         )
         self.yearly.update(env_yearly)
         self.municipal.update(env_municipal)
+        # the data collector's per-commune values as Python lists (an item of a list is
+        # cheaper to read than a numpy scalar, 35 columns x 52 communes a year)
+        self._municipal_values = {k: self.municipal[k].tolist() for k in _MUNICIPAL_COLUMNS}
 
 
 _MUNICIPAL_COLUMNS = (
