@@ -45,6 +45,7 @@ import numpy as np
 
 from metrosim import _diskcache
 from metrosim._kernels import travel_modes as k
+from metrosim._kernels.measure import column_sums
 from metrosim.land import LandUse, row_sums
 
 __all__ = [
@@ -182,8 +183,10 @@ def concentration(
 
 def exposure_by_group(conc_cell: np.ndarray, persons_by_group: np.ndarray) -> np.ndarray:
     """Population-weighted mean concentration of each group (columns of ``persons_by_group``)."""
-    w = persons_by_group.astype(np.float64, copy=False)
-    tot = w.sum(axis=0)
+    w = np.ascontiguousarray(persons_by_group, dtype=np.float64)
+    # w.sum(axis=0): numpy adds the rows of a C-ordered array of two or more columns one
+    # after another, as the kernel does (same bits, tested), without the strided reduction
+    tot = column_sums(w) if w.ndim == 2 and w.shape[1] > 1 else w.sum(axis=0)
     return np.where(tot > 0, (conc_cell @ w) / np.maximum(tot, 1e-300), np.nan)
 
 
