@@ -92,9 +92,10 @@ def update_rents(
     """
     cells = np.flatnonzero(has_dwellings)  # the others keep their rent: no work for them
     change = np.clip(speed * (natural_vacancy - vacancy_rate[cells]), -max_change, max_change)
-    out = np.array(rent, dtype=np.float64, copy=True)
-    out[cells] = out[cells] * np.exp(change)
-    return np.maximum(out, floor, out=out)
+    rent = np.asarray(rent, dtype=np.float64)
+    out = np.maximum(rent, floor)  # a new array (the caller's rents are left as they were)
+    out[cells] = np.maximum(rent[cells] * np.exp(change), floor)
+    return out
 
 
 @dataclass(frozen=True)

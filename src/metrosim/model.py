@@ -430,7 +430,9 @@ class MetroModel(mesa.Model):
 
     def _dwelling_value(self) -> np.ndarray:
         """Market value of a dwelling in each cell: capitalised current rent (CLP)."""
-        return 12.0 * self.land.rent / self.params.cap_rate
+        value = np.multiply(self.land.rent, 12.0)  # 12 * rent / cap_rate, in one array
+        value /= self.params.cap_rate
+        return value
 
     def _budget_year(self) -> None:
         """Revenue, Fondo Común Municipal, pools, investment, zoning and ministries."""
@@ -1110,7 +1112,9 @@ class MetroModel(mesa.Model):
         coef = fit_hedonic(land.rent[region[fit]], features.take(fit, axis=0), occ[fit])
         rent_hat = expected_rent(coef, features)  # of the region's cells
         value = np.zeros(land.rent.size)
-        value[region] = 12.0 * rent_hat / s.cap_rate
+        capitalised = np.multiply(rent_hat, 12.0)  # 12 * rent / cap_rate, in one array
+        capitalised /= s.cap_rate
+        value[region] = capitalised
         urban_before = land.urban
         result = develop(
             land,
