@@ -565,19 +565,20 @@ class MetroModel(mesa.Model):
         s = self.params
         years_left = s.election_cycle - ((self.year - START_YEAR - 1) % s.election_cycle)
         build_years = {"school": 3.0, "clinic": 3.0, "park": 1.0}
+        cost = {kind: self._cost(kind) for kind in FACILITIES}
         sites, values = {}, {}
         for kind, (unc, hh) in fields.items():
             sites[kind], site_score = best_sites(
                 unc, hh, s.citizen_participation, self.commune_of_cell, self.n_communes
             )
             w = horizon_weight(build_years[kind], years_left, s.mayor_discount)
-            values[kind] = site_score * w / self._cost(kind)
+            values[kind] = site_score * w / cost[kind]
         built = {k: np.zeros(self.n_communes, dtype=np.int64) for k in FACILITIES}
         for _ in range(3):
             best_val = np.zeros(self.n_communes)
             best_kind = np.full(self.n_communes, -1)
             for k, kind in enumerate(FACILITIES):
-                ok = (values[kind] > best_val) & (self.savings >= self._cost(kind))
+                ok = (values[kind] > best_val) & (self.savings >= cost[kind])
                 ok &= built[kind] == 0
                 best_val = np.where(ok, values[kind], best_val)
                 best_kind = np.where(ok, k, best_kind)
@@ -586,7 +587,7 @@ class MetroModel(mesa.Model):
             for c in np.flatnonzero(best_kind >= 0):
                 kind = FACILITIES[best_kind[c]]
                 self._build(kind, int(sites[kind][c]))
-                self.savings[c] -= self._cost(kind)
+                self.savings[c] -= cost[kind]
                 built[kind][c] += 1
         self.facilities_built = built
 
@@ -734,11 +735,12 @@ class MetroModel(mesa.Model):
                 built.append(cell)
                 k = min(per_cell, units)
                 land.capacity[cell] += k
-                land.land_use[cell] = density_class(land.capacity[cell] * s.scale / g.cell_area_ha)
-                land.rent[cell] = max(rent, s.rent_floor)
                 units -= k
                 self.social_built += k
-            self._house_poorest(np.array(built, dtype=np.int64))
+            built = np.array(built, dtype=np.int64)  # distinct cells: set at once
+            land.land_use[built] = density_class(land.capacity[built] * s.scale / g.cell_area_ha)
+            land.rent[built] = max(rent, s.rent_floor)
+            self._house_poorest(built)
         # transport: a metro extension every metro_interval years
         if s.metro_interval > 0 and (self.year - START_YEAR) % s.metro_interval == 0:
             self._extend_metro()
