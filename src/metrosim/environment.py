@@ -193,6 +193,13 @@ def exposure_by_group(conc_cell: np.ndarray, persons_by_group: np.ndarray) -> np
 def water_lpcd(land_use: np.ndarray, params) -> np.ndarray:
     """Litres per person per day of each cell's residents by the cell's density class."""
     s = params
+    land_use = np.asarray(land_use)
+    if land_use.dtype == np.uint8:  # the model's codes: one lookup in a table of the codes
+        table = np.full(256, s.water_lpcd_rural, dtype=np.float64)
+        table[LandUse.RES_LOW] = s.water_lpcd_low
+        table[LandUse.RES_MEDIUM] = s.water_lpcd_medium
+        table[LandUse.RES_HIGH] = s.water_lpcd_high
+        return table[land_use]
     return np.select(
         [
             land_use == LandUse.RES_LOW,
