@@ -193,7 +193,7 @@ class MetroModel(mesa.Model):
         self._region_cells = np.flatnonzero(self.commune_of_cell >= 0)
         self._outside = self.commune_of_cell < 0
         self._steep: np.ndarray | None = None  # steep cells (found by the first _surfaces)
-        self._zoned: tuple | None = None  # developable cells in the region (first _zoning)
+        self._zoned: tuple | None = None  # see _developable_inside
         self.households: Households = place_groups(self.initial, self.commune_of_cell, self.rng)
         self.land: LandState = initial_land(
             self.grid,
@@ -682,10 +682,7 @@ class MetroModel(mesa.Model):
             low=s.zoning_cap_min,
             high=s.zoning_cap_max,
         )
-        if self._zoned is None:  # developable cells inside the region (fixed), found once
-            zoned = land.developable & (c >= 0)
-            self._zoned = (zoned, np.flatnonzero(zoned), c[zoned])
-        zoned, zoned_cells, zoned_commune = self._zoned
+        zoned, zoned_cells, zoned_commune = self._developable_inside()
         in_force = zoning_in_force(self.density_cap, s.zoning_cap_dw_ha, s.municipal_zoning_say)
         land.zoned_max_dw_ha[zoned_cells] = in_force.astype(np.float32)[zoned_commune]
         if self.plan_in_force and s.plan_density_floor_dw_ha > 0:
@@ -695,6 +692,18 @@ class MetroModel(mesa.Model):
             land.zoned_max_dw_ha[floor] = np.maximum(
                 land.zoned_max_dw_ha[floor], np.float32(s.plan_density_floor_dw_ha)
             )
+
+    def _developable_inside(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The developable cells inside the region: mask, cells and their communes.
+
+        Developability is physical (slope, parks) and does not change during a run, so they
+        are found once.
+        """
+        if self._zoned is None:
+            c = self.commune_of_cell
+            zoned = self.land.developable & (c >= 0)
+            self._zoned = (zoned, np.flatnonzero(zoned), c[zoned])
+        return self._zoned
 
     def _ministries(self) -> None:
         """Social housing (housing ministry) and motorways (public works)."""
@@ -708,7 +717,7 @@ class MetroModel(mesa.Model):
         if units > 0:
             near_city = distance_km(land.urban.reshape(shape), g.cell_size_m).ravel() <= 2.0
             per_cell = max(1, int(s.social_housing_density * g.cell_area_ha / s.scale))
-            inside = land.developable & (self.commune_of_cell >= 0)
+            inside = self._developable_inside()[0]
             if self.ministries_aligned:
                 # within the plan: greenfield inside the boundary, or added to residential
                 # cells whose cap in force leaves room for a project
