@@ -1147,9 +1147,9 @@ class MetroModel(mesa.Model):
             rng=self.rng,
         )
         new_cells = result.greenfield_cells  # developable, hence region cells
-        land.rent[new_cells] = np.maximum(
-            rent_hat[np.searchsorted(region, new_cells)], s.rent_floor
-        )
+        pos = np.minimum(np.searchsorted(region, new_cells), region.size - 1)
+        hat = np.where(region[pos] == new_cells, rent_hat[pos], 0.0)  # 0 outside the region
+        land.rent[new_cells] = np.maximum(hat, s.rent_floor)
         self.new_urban = land.urban & ~urban_before
         self.flows["built"] = result.built
 
