@@ -11,7 +11,10 @@ default two threads (``benchmarks/bench_year.py``), with the same results.
 
 :func:`single_blas_thread` limits every BLAS library numpy loaded to one thread for the
 duration of a ``with`` block and restores the previous limits at its end;
-:meth:`metrosim.MetroModel.step` runs each year inside one. A one-thread BLAS also makes the
+:meth:`metrosim.MetroModel.step` runs each year inside one. OpenBLAS has one thread pool per
+process: when models step in several threads at once, threadpoolctl (3.8 on) lets the first
+thread that sets a limit control it until its block ends, and the other threads' blocks
+leave it alone. A one-thread BLAS also makes the
 year's results independent of the BLAS thread count (a long dot product split across threads
 is summed in another order).
 
