@@ -239,3 +239,84 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_chose():
         ).stdout.split()
         assert out[0] == expected
         assert out[1] in ("omp", "workqueue", "tbb")
+
+
+def test_single_blas_thread_limits_blas_inside_and_restores_it():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from metrosim._threads import single_blas_thread
+
+    def blas_threads():
+        info = threadpoolctl.threadpool_info()
+        return [i["num_threads"] for i in info if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("numpy loaded no BLAS that threadpoolctl controls")
+    rng = np.random.default_rng(3)
+    a, b = rng.random((3000, 6)), rng.random(3000)
+    want = np.linalg.lstsq(a, b, rcond=None)[0]
+    with single_blas_thread():
+        assert blas_threads() == [1] * len(before)
+        got = np.linalg.lstsq(a, b, rcond=None)[0]
+    assert blas_threads() == before
+    np.testing.assert_array_equal(got, want)
+
+
+def test_model_year_runs_with_one_blas_thread(monkeypatch):
+    import metrosim.model as model_module
+
+    entered = []
+
+    class Spy:
+        def __enter__(self):
+            entered.append(True)
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(model_module, "single_blas_thread", Spy)
+    m = model_module.MetroModel(model_module.Scenario(scale=50, cell_size_m=2000.0), rng=1)
+    m.step()
+    assert entered == [True] and m.year == model_module.START_YEAR + 1
+
+
+def test_single_blas_thread_nested_and_in_threads_leaves_the_limits_as_they_were():
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from metrosim._threads import single_blas_thread
+
+    def blas_threads():
+        info = threadpoolctl.threadpool_info()
+        return [i["num_threads"] for i in info if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("numpy loaded no BLAS that threadpoolctl controls")
+    with single_blas_thread():
+        with single_blas_thread():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
+    # blocks open in two threads at once (the first to set a limit controls OpenBLAS's
+    # process-wide pool): once both have closed, the limits are the original ones
+    first_in, second_out = threading.Event(), threading.Event()
+    inside = []
+
+    def first():
+        with single_blas_thread():
+            inside.append(blas_threads())
+            first_in.set()
+            second_out.wait(10)
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_in.wait(10)
+    with single_blas_thread():
+        pass
+    second_out.set()
+    t.join(10)
+    assert inside == [[1] * len(before)]
+    assert blas_threads() == before
+    with single_blas_thread():  # and this thread can set them again
+        assert blas_threads() == [1] * len(before)

@@ -271,3 +271,87 @@ def test_corridor_band_is_the_iterated_cross_dilation(ny, nx, band, direction, l
     # the window's values in C order are the full mask's: the same float sum, bit for bit
     w = rng.random((ny, nx)) * 10.0 ** rng.integers(-3, 6, (ny, nx))
     assert w[rows, cols][mask].sum() == w[full].sum()
+
+
+def _revenue_bases_numpy(commune, occupancy, capacity, value, jobs, n, scale, p):
+    """revenue_bases as numpy operations (the reference the kernel must equal bit for bit)."""
+    hs, exemption = p["household_size"], p["exemption_value"]
+    inside = commune >= 0
+    built = np.flatnonzero(inside & (capacity > 0))
+    c = commune[built]
+    dwellings = capacity[built].astype(np.float64) * scale
+    v = value[built]
+    taxable = v > exemption
+    tax_dw = np.bincount(c, weights=np.where(taxable, dwellings * v, 0.0), minlength=n)
+    exempt = np.bincount(c, weights=np.where(taxable, 0.0, dwellings), minlength=n)
+    with_jobs = np.flatnonzero(inside & (jobs != 0))
+    job_sum = np.bincount(commune[with_jobs], weights=jobs[with_jobs], minlength=n)
+    occ = occupancy[built].astype(np.float64) * scale
+    cars = np.bincount(c, weights=occ @ p["cars_per_household"], minlength=n)
+    hh = np.bincount(c, weights=occ.sum(axis=1), minlength=n)
+    poor = np.bincount(c, weights=occ[:, 0], minlength=n) * hs
+    return (
+        p["property_tax_rate"] * tax_dw + p["tax_per_job"] * job_sum,
+        cars * p["permit_fee"],
+        p["licence_per_job"] * job_sum,
+        exempt,
+        poor,
+        hh * hs,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 400),
+    n_communes=st.integers(1, 6),
+    scale=st.integers(1, 50),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_revenue_bases_equals_its_numpy_sums_bit_for_bit(n, n_communes, scale, seed):
+    from metrosim.governments.municipal import revenue_bases
+
+    rng = np.random.default_rng(seed)
+    commune = rng.integers(-1, n_communes, n).astype(np.int32)
+    capacity = (rng.integers(0, 40, n) * (rng.random(n) < 0.6)).astype(np.int32)
+    occupancy = np.zeros((n, 5), dtype=np.int32)
+    for i in range(n):
+        occupancy[i] = rng.multinomial(rng.integers(0, capacity[i] + 1), np.full(5, 0.2))
+    value = rng.lognormal(17.0, 1.0, n)
+    value[rng.random(n) < 0.1] = 3e7  # exactly at the exemption
+    jobs = np.where(rng.random(n) < 0.4, rng.random(n) * 100, 0.0)
+    cars = np.linspace(0.3, 1.4, 5)
+    args = dict(
+        n_communes=n_communes,
+        scale=scale,
+        household_size=3.1,
+        property_tax_rate=0.011,
+        exemption_value=3e7,
+        tax_per_job=1.7e5,
+        licence_per_job=9e4,
+        cars_per_household=cars,
+        permit_fee=1.3e5,
+    )
+    got = revenue_bases(commune, occupancy, capacity, value, jobs, **args)
+    want = _revenue_bases_numpy(commune, occupancy, capacity, value, jobs, n_communes, scale, args)
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 400), n_communes=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_dwellings_by_region_equals_bincount_sums(n, n_communes, seed):
+    from metrosim._kernels.regions import dwellings_by_region
+
+    rng = np.random.default_rng(seed)
+    commune = rng.integers(-1, n_communes, n).astype(np.int32)
+    capacity = (rng.integers(0, 40, n) * (rng.random(n) < 0.6)).astype(np.int32)
+    occupancy = (rng.random((n, 5)) * capacity[:, None] / 5).astype(np.int32)
+    scale = float(rng.integers(1, 50)) * 1.1
+    dw, groups = dwellings_by_region(commune, capacity, occupancy, scale, n_communes)
+    built = np.flatnonzero((commune >= 0) & (capacity > 0))
+    c = commune[built]
+    want_dw = np.bincount(c, weights=capacity[built] * scale, minlength=n_communes)
+    assert dw.tobytes() == want_dw.tobytes()
+    for g in range(5):
+        want = np.bincount(c, weights=occupancy[built, g], minlength=n_communes)
+        np.testing.assert_array_equal(groups[:, g], want)

@@ -473,3 +473,23 @@ def test_model_outcomes_equal_the_public_functions_on_the_grid(seed):
     assert y["urban_density_pph"] == (land.occupied() * persons)[land.urban].sum() / max(
         land.urban.sum() * g.cell_area_ha, 1e-9
     )
+
+
+@SETTINGS
+@given(n=st.integers(1, 3000), k=st.integers(2, 8), seed=st.integers(0, 2**32 - 1))
+def test_column_sums_equals_numpy_first_axis_sum_bit_for_bit(n, k, seed):
+    from metrosim._kernels.measure import column_sums
+
+    rng = np.random.default_rng(seed)
+    c = rng.random((n, k)) * rng.integers(0, 50, (n, k)) * 31.000000000000004
+    assert column_sums(c).tobytes() == c.sum(axis=0).tobytes()
+
+
+@SETTINGS
+@given(n=st.integers(1, 3000), seed=st.integers(0, 2**32 - 1))
+def test_row_sums_of_floats_equals_numpy_last_axis_sum_bit_for_bit(n, seed):
+    from metrosim.land import row_sums
+
+    rng = np.random.default_rng(seed)
+    c = rng.random((n, 5)) * rng.integers(0, 50, (n, 5)) * 3.1
+    assert row_sums(c).tobytes() == c.sum(axis=1).tobytes()

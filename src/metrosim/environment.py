@@ -45,7 +45,8 @@ import numpy as np
 
 from metrosim import _diskcache
 from metrosim._kernels import travel_modes as k
-from metrosim.land import LandUse
+from metrosim._kernels.measure import column_sums
+from metrosim.land import LandUse, row_sums
 
 __all__ = [
     "river_distance_km",
@@ -182,14 +183,23 @@ def concentration(
 
 def exposure_by_group(conc_cell: np.ndarray, persons_by_group: np.ndarray) -> np.ndarray:
     """Population-weighted mean concentration of each group (columns of ``persons_by_group``)."""
-    w = persons_by_group.astype(np.float64)
-    tot = w.sum(axis=0)
+    w = np.ascontiguousarray(persons_by_group, dtype=np.float64)
+    # w.sum(axis=0): numpy adds the rows of a C-ordered array of two or more columns one
+    # after another, as the kernel does (same bits, tested), without the strided reduction
+    tot = column_sums(w) if w.ndim == 2 and w.shape[1] > 1 else w.sum(axis=0)
     return np.where(tot > 0, (conc_cell @ w) / np.maximum(tot, 1e-300), np.nan)
 
 
 def water_lpcd(land_use: np.ndarray, params) -> np.ndarray:
     """Litres per person per day of each cell's residents by the cell's density class."""
     s = params
+    land_use = np.asarray(land_use)
+    if land_use.dtype == np.uint8:  # the model's codes: one lookup in a table of the codes
+        table = np.full(256, s.water_lpcd_rural, dtype=np.float64)
+        table[LandUse.RES_LOW] = s.water_lpcd_low
+        table[LandUse.RES_MEDIUM] = s.water_lpcd_medium
+        table[LandUse.RES_HIGH] = s.water_lpcd_high
+        return table[land_use]
     return np.select(
         [
             land_use == LandUse.RES_LOW,
@@ -298,7 +308,7 @@ def measure(
     conc = conc_zone[z.zone_of_cell[occ_cells]]
     persons_g = counts * float(persons)
     expo = exposure_by_group(conc, persons_g)
-    pc = persons_g.sum(axis=1)
+    pc = row_sums(persons_g)
     tot = pc.sum()
     out["pm25_basin_ugm3"] = basin
     # np.sum of the products, not a 1-D dot: BLAS splits a long dot product across its threads,
@@ -316,9 +326,11 @@ def measure(
     lost = np.flatnonzero(urban & model.farmland_start)
     near = model.river_near
     new = model.new_urban & model.farmland_start if model.steps else np.zeros(1, dtype=bool)
-    out["farmland_converted_ha"] = float(new.sum() * ha)
+    out["farmland_converted_ha"] = float(np.count_nonzero(new) * ha)
     out["farmland_converted_total_ha"] = float(lost.size * ha)
-    out["farmland_converted_riverside_ha"] = float((new & near).sum() * ha) if model.steps else 0.0
+    out["farmland_converted_riverside_ha"] = (
+        float(np.count_nonzero(new & near) * ha) if model.steps else 0.0
+    )
     out["farmland_converted_riverside_total_ha"] = float(near[lost].sum() * ha)
     # per commune
     c_occ = model.commune_of_cell[occ_cells]

@@ -58,15 +58,20 @@ def fit_hedonic(rent: np.ndarray, features: np.ndarray, weights: np.ndarray) -> 
     ndarray, (k + 1,)
         Intercept first, then one coefficient per feature.
     """
-    X = np.column_stack([np.ones(len(rent)), features])
     w = np.sqrt(np.asarray(weights, dtype=np.float64))
-    coef, *_ = np.linalg.lstsq(X * w[:, None], np.log(rent) * w, rcond=None)
+    # the weighted design matrix [1, features] * w, written in place (1 * w is w)
+    X = np.empty((len(rent), features.shape[1] + 1))
+    X[:, 0] = w
+    np.multiply(features, w[:, None], out=X[:, 1:])
+    coef, *_ = np.linalg.lstsq(X, np.log(rent) * w, rcond=None)
     return coef
 
 
 def expected_rent(coef: np.ndarray, features: np.ndarray) -> np.ndarray:
     """Rent predicted by a hedonic fit (see :func:`fit_hedonic`)."""
-    return np.exp(coef[0] + features @ coef[1:])
+    z = features @ coef[1:]
+    z += coef[0]
+    return np.exp(z, out=z)
 
 
 def update_rents(
@@ -87,9 +92,10 @@ def update_rents(
     """
     cells = np.flatnonzero(has_dwellings)  # the others keep their rent: no work for them
     change = np.clip(speed * (natural_vacancy - vacancy_rate[cells]), -max_change, max_change)
-    out = np.array(rent, dtype=np.float64, copy=True)
-    out[cells] = out[cells] * np.exp(change)
-    return np.maximum(out, floor)
+    rent = np.asarray(rent, dtype=np.float64)
+    out = np.maximum(rent, floor)  # a new array (the caller's rents are left as they were)
+    out[cells] = np.maximum(rent[cells] * np.exp(change), floor)
+    return out
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,14 @@ import numpy as np
 from metrosim import environment, metrics
 from metrosim._kernels.market import hedonic_features
 from metrosim._kernels.measure import column_sums, grid_pass, household_pass, sparse_sum
+from metrosim._kernels.regions import dwellings_by_region
 from metrosim._kernels.spatial import (
     coverage_window_sums,
     service_and_green_ratio,
     vacancy_rates,
 )
 from metrosim._memory import tune_allocator
+from metrosim._threads import single_blas_thread
 from metrosim.accessibility import (
     DistanceField,
     Network,
@@ -190,6 +192,9 @@ class MetroModel(mesa.Model):
         self.commune_of_cell = self.grid.commune.ravel().astype(np.int32)
         #: flat indices of the region's cells (the rest of the grid's rectangle is outside)
         self._region_cells = np.flatnonzero(self.commune_of_cell >= 0)
+        self._outside = self.commune_of_cell < 0
+        self._steep: np.ndarray | None = None  # steep cells (found by the first _surfaces)
+        self._zoned: tuple | None = None  # see _developable_inside
         self.households: Households = place_groups(self.initial, self.commune_of_cell, self.rng)
         self.land: LandState = initial_land(
             self.grid,
@@ -240,6 +245,7 @@ class MetroModel(mesa.Model):
             for k in ("school", "clinic", "park", "urban")
         }
         self._surfaces()
+        self._load_commute_kernels()
         self._init_travel()
         self.flows = {"formed": 0, "left": 0, "movers": 0, "moved": 0, "built": 0}
         self.new_urban = np.zeros(self.grid.commune.size, dtype=bool)
@@ -249,7 +255,8 @@ class MetroModel(mesa.Model):
             model_reporters={"yearly": lambda m: dict(m.yearly)},
             agenttype_reporters={
                 Municipality: {
-                    k: (lambda a, k=k: a.model.municipal[k][a.index]) for k in _MUNICIPAL_COLUMNS
+                    k: (lambda a, k=k: a.model._municipal_values[k][a.index])
+                    for k in _MUNICIPAL_COLUMNS
                 }
             },
         )
@@ -263,7 +270,15 @@ class MetroModel(mesa.Model):
         return self.agents_by_type[Municipality]
 
     def step(self) -> None:
-        """Advance one year, in the order documented in ``docs/odd.md``."""
+        """Advance one year, in the order documented in ``docs/odd.md``.
+
+        BLAS runs on one thread during the year (``metrosim._threads``): its calls are small,
+        and idle OpenBLAS threads would hold cores that the numba kernels need.
+        """
+        with single_blas_thread():
+            self._year()
+
+    def _year(self) -> None:
         self.year += 1
         self._timed("demography", self._demography)
         self._timed("governments", self._budget_year)
@@ -423,7 +438,9 @@ class MetroModel(mesa.Model):
 
     def _dwelling_value(self) -> np.ndarray:
         """Market value of a dwelling in each cell: capitalised current rent (CLP)."""
-        return 12.0 * self.land.rent / self.params.cap_rate
+        value = np.multiply(self.land.rent, 12.0)  # 12 * rent / cap_rate, in one array
+        value /= self.params.cap_rate
+        return value
 
     def _budget_year(self) -> None:
         """Revenue, Fondo Común Municipal, pools, investment, zoning and ministries."""
@@ -501,13 +518,15 @@ class MetroModel(mesa.Model):
         }
         self.savings += s.investment_share * np.maximum(budget, 0.0)
         # one coverage field for both: distances only change in the surfaces phase
-        fields = self._coverage_fields()
+        # occupied dwellings as of now for both (investment does not move households)
+        occupied = self.land.occupied()
+        fields = self._coverage_fields(occupied)
         self._municipal_investment(fields)
-        self.metro_fund_spent = self._metropolitan_investment(dict(fields))
+        self.metro_fund_spent = self._metropolitan_investment(dict(fields), occupied)
         self._zoning(b)
         self._ministries()
 
-    def _coverage_fields(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _coverage_fields(self, occupied: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per facility type: (uncovered households nearby, households nearby) per cell.
 
         Window sums of the households farther than the type's reach from a facility and of
@@ -516,7 +535,7 @@ class MetroModel(mesa.Model):
         """
         s = self.params
         ny, nx = self.grid.shape
-        hh = self.land.occupied()
+        hh = occupied  # the cells' occupied dwellings (LandState.occupied)
         out = {}
         for kind in FACILITIES:
             reach = float(getattr(s, f"coverage_{kind}_m"))
@@ -554,19 +573,20 @@ class MetroModel(mesa.Model):
         s = self.params
         years_left = s.election_cycle - ((self.year - START_YEAR - 1) % s.election_cycle)
         build_years = {"school": 3.0, "clinic": 3.0, "park": 1.0}
+        cost = {kind: self._cost(kind) for kind in FACILITIES}
         sites, values = {}, {}
         for kind, (unc, hh) in fields.items():
             sites[kind], site_score = best_sites(
                 unc, hh, s.citizen_participation, self.commune_of_cell, self.n_communes
             )
             w = horizon_weight(build_years[kind], years_left, s.mayor_discount)
-            values[kind] = site_score * w / self._cost(kind)
+            values[kind] = site_score * w / cost[kind]
         built = {k: np.zeros(self.n_communes, dtype=np.int64) for k in FACILITIES}
         for _ in range(3):
             best_val = np.zeros(self.n_communes)
             best_kind = np.full(self.n_communes, -1)
             for k, kind in enumerate(FACILITIES):
-                ok = (values[kind] > best_val) & (self.savings >= self._cost(kind))
+                ok = (values[kind] > best_val) & (self.savings >= cost[kind])
                 ok &= built[kind] == 0
                 best_val = np.where(ok, values[kind], best_val)
                 best_kind = np.where(ok, k, best_kind)
@@ -575,11 +595,11 @@ class MetroModel(mesa.Model):
             for c in np.flatnonzero(best_kind >= 0):
                 kind = FACILITIES[best_kind[c]]
                 self._build(kind, int(sites[kind][c]))
-                self.savings[c] -= self._cost(kind)
+                self.savings[c] -= cost[kind]
                 built[kind][c] += 1
         self.facilities_built = built
 
-    def _metropolitan_investment(self, fields: dict) -> float:
+    def _metropolitan_investment(self, fields: dict, occupied: np.ndarray) -> float:
         """The metropolitan fund builds where coverage is worst, region-wide.
 
         Projects are ranked by uncovered households reached per peso. With negotiated
@@ -593,7 +613,7 @@ class MetroModel(mesa.Model):
         self.projects_rejected = 0
         if self.metro_fund <= 0:
             return 0.0
-        coverage = self._commune_coverage(per_type=True)
+        coverage = self._commune_coverage(per_type=True, occupied=occupied)
         spent = 0.0
         ny, nx = self.grid.shape
         # the fund invests where coverage is worst (unmet need): the best cell of each type,
@@ -650,17 +670,15 @@ class MetroModel(mesa.Model):
         s = self.params
         land = self.land
         c = self.commune_of_cell
-        inside = c >= 0
-        # sums over the cells that contribute (exact zeros elsewhere), in cell order
-        built = np.flatnonzero(inside & (land.capacity > 0))
-        dw = np.bincount(
-            c[built], weights=land.capacity[built] * float(s.scale), minlength=self.n_communes
+        # dwellings and households by group of each commune, over the cells with dwellings
+        # (the others add exact zeros), the dwellings in cell order (one numba pass)
+        dw, occ = dwellings_by_region(
+            c, land.capacity, land.occupancy, float(s.scale), self.n_communes
         )
         tax_dw = (
             bases.property_tax - s.tax_per_job * s.fiscal_decentralisation * self._jobs_by_commune
         )
         tax_per_dw = np.where(dw > 0, tax_dw / np.maximum(dw, 1.0), 0.0)
-        occ = _sum_by(c[built], land.occupancy[built], self.n_communes)
         rich = occ[:, 3:].sum(axis=1) / np.maximum(occ.sum(axis=1), 1.0)
         self.density_cap = zoning_update(
             self.density_cap,
@@ -672,9 +690,9 @@ class MetroModel(mesa.Model):
             low=s.zoning_cap_min,
             high=s.zoning_cap_max,
         )
-        zoned = land.developable & inside
+        zoned, zoned_cells, zoned_commune = self._developable_inside()
         in_force = zoning_in_force(self.density_cap, s.zoning_cap_dw_ha, s.municipal_zoning_say)
-        land.zoned_max_dw_ha[zoned] = in_force[c[zoned]].astype(np.float32)
+        land.zoned_max_dw_ha[zoned_cells] = in_force.astype(np.float32)[zoned_commune]
         if self.plan_in_force and s.plan_density_floor_dw_ha > 0:
             # the metropolitan plan obliges communes to permit at least this density inside
             # the boundary (a plan cascade: municipal plans must conform to the regional one)
@@ -682,6 +700,18 @@ class MetroModel(mesa.Model):
             land.zoned_max_dw_ha[floor] = np.maximum(
                 land.zoned_max_dw_ha[floor], np.float32(s.plan_density_floor_dw_ha)
             )
+
+    def _developable_inside(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The developable cells inside the region: mask, cells and their communes.
+
+        Developability is physical (slope, parks) and does not change during a run, so they
+        are found once.
+        """
+        if self._zoned is None:
+            c = self.commune_of_cell
+            zoned = self.land.developable & (c >= 0)
+            self._zoned = (zoned, np.flatnonzero(zoned), c[zoned])
+        return self._zoned
 
     def _ministries(self) -> None:
         """Social housing (housing ministry) and motorways (public works)."""
@@ -695,7 +725,7 @@ class MetroModel(mesa.Model):
         if units > 0:
             near_city = self._distance["urban"](land.urban.reshape(shape)).ravel() <= 2.0
             per_cell = max(1, int(s.social_housing_density * g.cell_area_ha / s.scale))
-            inside = land.developable & (self.commune_of_cell >= 0)
+            inside = self._developable_inside()[0]
             if self.ministries_aligned:
                 # within the plan: greenfield inside the boundary, or added to residential
                 # cells whose cap in force leaves room for a project
@@ -722,11 +752,12 @@ class MetroModel(mesa.Model):
                 built.append(cell)
                 k = min(per_cell, units)
                 land.capacity[cell] += k
-                land.land_use[cell] = density_class(land.capacity[cell] * s.scale / g.cell_area_ha)
-                land.rent[cell] = max(rent, s.rent_floor)
                 units -= k
                 self.social_built += k
-            self._house_poorest(np.array(built, dtype=np.int64))
+            built = np.array(built, dtype=np.int64)  # distinct cells: set at once
+            land.land_use[built] = density_class(land.capacity[built] * s.scale / g.cell_area_ha)
+            land.rent[built] = max(rent, s.rent_floor)
+            self._house_poorest(built)
         # transport: a metro extension every metro_interval years
         if s.metro_interval > 0 and (self.year - START_YEAR) % s.metro_interval == 0:
             self._extend_metro()
@@ -773,13 +804,14 @@ class MetroModel(mesa.Model):
             if k >= waiting.size:
                 break
 
-    def _commune_coverage(self, per_type: bool = False):
+    def _commune_coverage(self, per_type: bool = False, occupied: np.ndarray | None = None):
         """Share of each commune's households covered, averaged over facility types.
 
-        With ``per_type`` a dict of the share for each facility type.
+        With ``per_type`` a dict of the share for each facility type. ``occupied``: the
+        cells' occupied dwellings when the caller has them (``LandState.occupied``).
         """
         s = self.params
-        occ = self.land.occupied()
+        occ = self.land.occupied() if occupied is None else occupied
         # sums over occupied cells only (the others add exact zeros), in cell order
         cells = np.flatnonzero((self.commune_of_cell >= 0) & (occ > 0))
         c = self.commune_of_cell[cells]
@@ -842,7 +874,9 @@ class MetroModel(mesa.Model):
             hh.remove(leave)
         n_new = int(self.rng.binomial(n, s.formation_rate)) if n else 0
         if n_new:
-            shares = np.bincount(hh.group, minlength=N_GROUPS) / max(len(hh), 1)
+            # households by group (one count per group: faster than bincount's int8 copy)
+            groups = np.array([np.count_nonzero(hh.group == g) for g in range(N_GROUPS)])
+            shares = groups / max(len(hh), 1)
             hh.add(self.rng.choice(N_GROUPS, size=n_new, p=shares).astype(np.int8))
         self.flows = {"formed": n_new, "left": n_left}
 
@@ -891,7 +925,8 @@ class MetroModel(mesa.Model):
         if self.ministries_aligned and self.plan_in_force:
             hh = hh * (land.plan_max_dw_ha > 0)
         r = max(1, int(round(s.metro_access_km * 1000 / g.cell_size_m)))
-        gain = box_sum(hh.reshape(shape), r).ravel()
+        # float sums of whole numbers are exact (and this kernel is already loaded)
+        gain = box_sum(hh.reshape(shape).astype(np.float64), r).ravel()
         nx = shape[1]
         best = None
         for name, (cells, _km) in self.metro_lines.items():
@@ -943,15 +978,19 @@ class MetroModel(mesa.Model):
         land = self.land
         shape = g.shape
         urban = land.urban
-        n_urban = int(urban.sum())
+        n_urban = np.count_nonzero(urban)
         stale = abs(n_urban - self._commute_urban_cells) > 0.01 * max(self._commute_urban_cells, 1)
         if stale or self._network_changed:
             self._network_changed = False
-            slope = np.nan_to_num(g.slope_deg.ravel(), nan=s.slope_outside_dem_deg)
+            if self._steep is None:  # the grid's steep cells (fixed), found once
+                slope = np.nan_to_num(g.slope_deg.ravel(), nan=s.slope_outside_dem_deg)
+                self._steep = slope > s.max_slope_deg
             speed = np.where(urban, s.speed_urban_kmh, s.speed_rural_kmh)
-            speed = np.where(slope > s.max_slope_deg, s.speed_steep_kmh, speed)
-            speed = np.where(self.highway, np.maximum(speed, s.highway_speed_kmh), speed)
-            speed = np.where(self.commune_of_cell >= 0, speed, 0.0).reshape(shape)
+            np.copyto(speed, s.speed_steep_kmh, where=self._steep)
+            hw = np.flatnonzero(self.highway)
+            speed[hw] = np.maximum(speed[hw], s.highway_speed_kmh)
+            np.copyto(speed, 0.0, where=self._outside)
+            speed = speed.reshape(shape)
             block = max(1, int(round(s.accessibility_block_m / g.cell_size_m)))
             commute = commute_minutes(
                 speed,
@@ -983,7 +1022,26 @@ class MetroModel(mesa.Model):
             np.array([s.household_size, s.scale], dtype=np.float64),
             s.household_size * s.scale,
         )
-        np.log1p(self.green, out=self.green)
+        # log1p(0) = 0: only the cells with green space nearby (a few percent) change
+        has_green = np.flatnonzero(self.green > 0)
+        self.green[has_green] = np.log1p(self.green[has_green])
+
+    def _load_commute_kernels(self) -> None:
+        """Load the commute surface's numba kernels now, on a 2 x 2 grid.
+
+        The initial commute surface usually comes from the disk cache, so its kernels would
+        first be loaded (from numba's cache: tens of milliseconds) in the year the surface is
+        first recomputed; a call on a tiny grid with the same argument types loads them here.
+        """
+        s = self.params
+        commute_minutes(
+            np.ones((2, 2)),
+            self.grid.cell_size_m,
+            np.ones((2, 2)),
+            Network(4, np.array([0]), np.array([3]), np.array([1.0])),
+            block=1,
+            beta=s.accessibility_beta,
+        )
 
     def _init_travel(self) -> None:
         """Zones, calibrated mode constants and the first year's commutes (``metrosim.travel``)."""
@@ -1069,12 +1127,14 @@ class MetroModel(mesa.Model):
         land = self.land
         region = self._region_cells
         occ = land.occupied()[region]
-        fit = occ > 0
+        fit = np.flatnonzero(occ > 0)  # positions in the region (row takes beat a bool mask)
         features = self._hedonic_features(region)
-        coef = fit_hedonic(land.rent[region][fit], features[fit], occ[fit])
-        rent_hat = np.zeros(land.rent.size)
-        rent_hat[region] = expected_rent(coef, features)
-        value = 12.0 * rent_hat / s.cap_rate
+        coef = fit_hedonic(land.rent[region[fit]], features.take(fit, axis=0), occ[fit])
+        rent_hat = expected_rent(coef, features)  # of the region's cells
+        value = np.zeros(land.rent.size)
+        capitalised = np.multiply(rent_hat, 12.0)  # 12 * rent / cap_rate, in one array
+        capitalised /= s.cap_rate
+        value[region] = capitalised
         urban_before = land.urban
         result = develop(
             land,
@@ -1095,8 +1155,10 @@ class MetroModel(mesa.Model):
             heterogeneity=s.developer_heterogeneity,
             rng=self.rng,
         )
-        new_cells = result.greenfield_cells
-        land.rent[new_cells] = np.maximum(rent_hat[new_cells], s.rent_floor)
+        new_cells = result.greenfield_cells  # developable, hence region cells
+        pos = np.minimum(np.searchsorted(region, new_cells), region.size - 1)
+        hat = np.where(region[pos] == new_cells, rent_hat[pos], 0.0)  # 0 outside the region
+        land.rent[new_cells] = np.maximum(hat, s.rent_floor)
         self.new_urban = land.urban & ~urban_before
         self.flows["built"] = result.built
 
@@ -1378,6 +1440,9 @@ class MetroModel(mesa.Model):
         )
         self.yearly.update(env_yearly)
         self.municipal.update(env_municipal)
+        # the data collector's per-commune values as Python lists (an item of a list is
+        # cheaper to read than a numpy scalar, 35 columns x 52 communes a year)
+        self._municipal_values = {k: self.municipal[k].tolist() for k in _MUNICIPAL_COLUMNS}
 
 
 _MUNICIPAL_COLUMNS = (
@@ -1421,10 +1486,3 @@ def _gini(x: np.ndarray, w: np.ndarray) -> float:
     cw = np.cumsum(w) / w.sum()
     cx = np.cumsum(x * w) / (x * w).sum()
     return float(1.0 - np.sum((cx[1:] + cx[:-1]) * np.diff(cw)) - cx[0] * cw[0])
-
-
-def _sum_by(labels: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Column sums of ``values`` (rows, k) grouped by ``labels`` into ``n`` rows (float)."""
-    return np.column_stack(
-        [np.bincount(labels, weights=values[:, j], minlength=n) for j in range(values.shape[1])]
-    )

@@ -627,7 +627,8 @@ def neighbourhood_shares(counts: np.ndarray, radius_cells: int) -> tuple[np.ndar
         return np.zeros(ny * nx, dtype=np.int64), np.zeros((ny * nx, k))
     if int(a.min()) < 0:
         raise ValueError(f"{func}: counts contains {int(a.min())}; allowed: values >= 0")
-    if int(a.max()) * a.size >= 2**63:
+    # the dtype's largest value bounds the sums first (int32 counts cannot overflow int64)
+    if int(np.iinfo(a.dtype).max) * a.size >= 2**63 and int(a.max()) * a.size >= 2**63:
         raise ValueError(
             f"{func}: counts up to {int(a.max())} over {a.size} entries; "
             "allowed: sums that fit in int64"

@@ -212,7 +212,9 @@ def weighted_row_sums(x, c):
 
 @njit(cache=True)
 def column_sums(c):
-    """``c.sum(axis=0)`` of a 2-D array of whole numbers (exact in any order)."""
+    """``c.sum(axis=0)`` of a 2-D C-ordered array: the rows added one after another, as
+    numpy reduces the first axis of such an array with two or more columns (the same bits;
+    a single column numpy sums pairwise; whole numbers are exact in any order)."""
     n, k = c.shape
     out = np.zeros(k)
     for i in range(n):

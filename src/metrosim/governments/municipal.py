@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from metrosim._kernels.regions import argmax_blend_by_region, argmax_by_region
+from metrosim._kernels.regions import argmax_blend_by_region, argmax_by_region, revenue_terms
 
 __all__ = [
     "RevenueBases",
@@ -75,23 +75,23 @@ def revenue_bases(
 
     Sums run over the cells that contribute (cells with dwellings, cells with jobs), in cell
     order; cells left out add exact zeros, so the result is the same as a sum over every cell.
+    One numba pass over the cells makes them (``_kernels.regions.revenue_terms``), with the
+    sums ``np.bincount`` would make of the same terms.
     """
-    inside = commune >= 0
-    built = np.flatnonzero(inside & (capacity > 0))  # occupancy <= capacity: all residents
-    c = commune[built]
-    dwellings = capacity[built].astype(np.float64) * scale
-    v = value[built]
-    taxable = v > exemption_value
-    tax_dw = np.bincount(c, weights=np.where(taxable, dwellings * v, 0.0), minlength=n_communes)
-    exempt = np.bincount(c, weights=np.where(taxable, 0.0, dwellings), minlength=n_communes)
-    with_jobs = np.flatnonzero(inside & (jobs != 0))
-    job_sum = np.bincount(commune[with_jobs], weights=jobs[with_jobs], minlength=n_communes)
+    built, occ, tax_dw, exempt, hh, poor, job_sum = revenue_terms(
+        np.ascontiguousarray(commune),
+        np.ascontiguousarray(capacity),
+        np.ascontiguousarray(occupancy),
+        np.ascontiguousarray(value, dtype=np.float64),
+        np.ascontiguousarray(jobs, dtype=np.float64),
+        float(scale),
+        float(exemption_value),
+        int(n_communes),
+    )
     tax = property_tax_rate * tax_dw + tax_per_job * job_sum
     licences = licence_per_job * job_sum
-    occ = occupancy[built].astype(np.float64) * scale
-    cars = np.bincount(c, weights=occ @ cars_per_household, minlength=n_communes)
-    hh = np.bincount(c, weights=occ.sum(axis=1), minlength=n_communes)
-    poor = np.bincount(c, weights=occ[:, 0], minlength=n_communes) * household_size
+    cars = np.bincount(commune[built], weights=occ @ cars_per_household, minlength=n_communes)
+    poor = poor * household_size
     return RevenueBases(
         property_tax=tax,
         vehicle_permits=cars * permit_fee,
