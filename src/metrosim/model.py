@@ -245,7 +245,6 @@ class MetroModel(mesa.Model):
             for k in ("school", "clinic", "park", "urban")
         }
         self._surfaces()
-        self._load_commute_kernels()
         self._init_travel()
         self.flows = {"formed": 0, "left": 0, "movers": 0, "moved": 0, "built": 0}
         self.new_urban = np.zeros(self.grid.commune.size, dtype=bool)
@@ -1025,23 +1024,6 @@ class MetroModel(mesa.Model):
         # log1p(0) = 0: only the cells with green space nearby (a few percent) change
         has_green = np.flatnonzero(self.green > 0)
         self.green[has_green] = np.log1p(self.green[has_green])
-
-    def _load_commute_kernels(self) -> None:
-        """Load the commute surface's numba kernels now, on a 2 x 2 grid.
-
-        The initial commute surface usually comes from the disk cache, so its kernels would
-        first be loaded (from numba's cache: tens of milliseconds) in the year the surface is
-        first recomputed; a call on a tiny grid with the same argument types loads them here.
-        """
-        s = self.params
-        commute_minutes(
-            np.ones((2, 2)),
-            self.grid.cell_size_m,
-            np.ones((2, 2)),
-            Network(4, np.array([0]), np.array([3]), np.array([1.0])),
-            block=1,
-            beta=s.accessibility_beta,
-        )
 
     def _init_travel(self) -> None:
         """Zones, calibrated mode constants and the first year's commutes (``metrosim.travel``)."""
