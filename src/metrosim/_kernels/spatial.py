@@ -697,13 +697,20 @@ def _row(grow, orow, nx, big, exact, cell_size, divisor, v, h, xs):
         q = v[_U(j)]
         end = _segment_end(h, v, j, k, nx)
         if end > start:
-            dy = np.int64(grow[_U(q)]) * cell_size
-            dy2 = dy * dy
-            fq = float(q)
-            for x in range(start, end):
-                dx = (xs[_U(x)] - fq) * cell_size  # == (x - q) * cell_size, exactly
-                orow[_U(x)] = np.sqrt(dy2 + dx * dx) / divisor
+            _segment_out(orow, start, end, grow[_U(q)], q, cell_size, divisor, xs)
             start = end
+
+
+@njit(cache=True)
+def _segment_out(orow, start, end, gq, q, cell_size, divisor, xs):
+    """The output of cells ``start .. end - 1`` of a row, whose nearest feature is column q,
+    ``gq`` rows away: ``sqrt((dy s)^2 + (dx s)^2) / divisor``."""
+    dy = np.int64(gq) * cell_size
+    dy2 = dy * dy
+    fq = float(q)
+    for x in range(start, end):
+        dx = (xs[_U(x)] - fq) * cell_size  # == (x - q) * cell_size, exactly
+        orow[_U(x)] = np.sqrt(dy2 + dx * dx) / divisor
 
 
 @njit(cache=True, parallel=True)
@@ -773,12 +780,8 @@ def _row_state(grow, orow, qrow, nx, big, exact, cell_size, divisor, v, h, xs):
         q = v[_U(j)]
         end = _segment_end(h, v, j, k, nx)
         if end > start:
-            dy = np.int64(grow[_U(q)]) * cell_size
-            dy2 = dy * dy
-            fq = float(q)
+            _segment_out(orow, start, end, grow[_U(q)], q, cell_size, divisor, xs)
             for x in range(start, end):
-                dx = (xs[_U(x)] - fq) * cell_size
-                orow[_U(x)] = np.sqrt(dy2 + dx * dx) / divisor
                 qrow[_U(x)] = q
             start = end
 
