@@ -241,24 +241,27 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_chose():
         assert out[1] in ("omp", "workqueue", "tbb")
 
 
+def _blas_threads(threadpoolctl) -> list[int]:
+    """Threads of each BLAS library numpy loaded; skips the test when there is none."""
+    info = threadpoolctl.threadpool_info()
+    threads = [i["num_threads"] for i in info if i["user_api"] == "blas"]
+    if not threads:
+        pytest.skip("numpy loaded no BLAS that threadpoolctl controls")
+    return threads
+
+
 def test_single_blas_thread_limits_blas_inside_and_restores_it():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from metrosim._threads import single_blas_thread
 
-    def blas_threads():
-        info = threadpoolctl.threadpool_info()
-        return [i["num_threads"] for i in info if i["user_api"] == "blas"]
-
-    before = blas_threads()
-    if not before:
-        pytest.skip("numpy loaded no BLAS that threadpoolctl controls")
+    before = _blas_threads(threadpoolctl)
     rng = np.random.default_rng(3)
     a, b = rng.random((3000, 6)), rng.random(3000)
     want = np.linalg.lstsq(a, b, rcond=None)[0]
     with single_blas_thread():
-        assert blas_threads() == [1] * len(before)
+        assert _blas_threads(threadpoolctl) == [1] * len(before)
         got = np.linalg.lstsq(a, b, rcond=None)[0]
-    assert blas_threads() == before
+    assert _blas_threads(threadpoolctl) == before
     np.testing.assert_array_equal(got, want)
 
 
@@ -286,18 +289,12 @@ def test_single_blas_thread_nested_and_in_threads_leaves_the_limits_as_they_were
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from metrosim._threads import single_blas_thread
 
-    def blas_threads():
-        info = threadpoolctl.threadpool_info()
-        return [i["num_threads"] for i in info if i["user_api"] == "blas"]
-
-    before = blas_threads()
-    if not before:
-        pytest.skip("numpy loaded no BLAS that threadpoolctl controls")
+    before = _blas_threads(threadpoolctl)
     with single_blas_thread():
         with single_blas_thread():
-            assert blas_threads() == [1] * len(before)
-        assert blas_threads() == [1] * len(before)
-    assert blas_threads() == before
+            assert _blas_threads(threadpoolctl) == [1] * len(before)
+        assert _blas_threads(threadpoolctl) == [1] * len(before)
+    assert _blas_threads(threadpoolctl) == before
     # blocks open in two threads at once (the first to set a limit controls OpenBLAS's
     # process-wide pool): once both have closed, the limits are the original ones
     first_in, second_out = threading.Event(), threading.Event()
@@ -305,7 +302,7 @@ def test_single_blas_thread_nested_and_in_threads_leaves_the_limits_as_they_were
 
     def first():
         with single_blas_thread():
-            inside.append(blas_threads())
+            inside.append(_blas_threads(threadpoolctl))
             first_in.set()
             second_out.wait(10)
 
@@ -317,6 +314,6 @@ def test_single_blas_thread_nested_and_in_threads_leaves_the_limits_as_they_were
     second_out.set()
     t.join(10)
     assert inside == [[1] * len(before)]
-    assert blas_threads() == before
+    assert _blas_threads(threadpoolctl) == before
     with single_blas_thread():  # and this thread can set them again
-        assert blas_threads() == [1] * len(before)
+        assert _blas_threads(threadpoolctl) == [1] * len(before)
