@@ -317,3 +317,68 @@ def test_single_blas_thread_nested_and_in_threads_leaves_the_limits_as_they_were
     assert _blas_threads(threadpoolctl) == before
     with single_blas_thread():  # and this thread can set them again
         assert _blas_threads(threadpoolctl) == [1] * len(before)
+
+
+def test_single_blas_thread_blocks_that_close_in_the_order_they_opened():
+    # models stepping in two threads (the dashboard's sessions): the first block closes while
+    # the second is still open; BLAS stays on one thread until the second closes, and then
+    # has the limits it had before the first opened (with threadpoolctl's limiter per block
+    # the second block kept the first's limit as its "original": one thread for good)
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from metrosim._threads import single_blas_thread
+
+    before = _blas_threads(threadpoolctl)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with single_blas_thread():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second():
+        first_in.wait(10)
+        with single_blas_thread():
+            second_in.set()
+            first_out.wait(10)
+            seen["second alone"] = _blas_threads(threadpoolctl)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"second alone": [1] * len(before)}
+    assert _blas_threads(threadpoolctl) == before
+
+
+def test_single_blas_thread_restores_the_limits_when_the_block_raises():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from metrosim._threads import single_blas_thread
+
+    before = _blas_threads(threadpoolctl)
+    with pytest.raises(RuntimeError, match="in the year"):
+        with single_blas_thread():
+            with single_blas_thread():
+                assert _blas_threads(threadpoolctl) == [1] * len(before)
+                raise RuntimeError("in the year")
+    assert _blas_threads(threadpoolctl) == before
+    with single_blas_thread():  # and a later block limits them again
+        assert _blas_threads(threadpoolctl) == [1] * len(before)
+    assert _blas_threads(threadpoolctl) == before
+
+
+def test_single_blas_thread_does_nothing_without_threadpoolctl(monkeypatch):
+    import contextlib
+
+    import metrosim._threads as threads
+
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    monkeypatch.setattr(threads, "_state", {})
+    block = threads.single_blas_thread()
+    assert isinstance(block, contextlib.nullcontext)
+    with block:
+        pass
