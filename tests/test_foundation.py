@@ -1,5 +1,6 @@
 """The foundation's promises: parameter table, grid vs data, initial population, determinism."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -230,15 +231,27 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_chose():
         "row_totals(np.ones((4, 5), dtype=np.int32))\n"
         "print(os.environ['OMP_WAIT_POLICY'], numba.threading_layer())"
     )
+    # GNU libgomp prints the settings it read when it loads (OMP_DISPLAY_ENV); its spin count
+    # is what the policy sets: 0 for PASSIVE, 30e9 for ACTIVE, 300000 when unset
+    spins = {"PASSIVE": "0", "ACTIVE": "30000000000"}
     for chosen, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
-        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_DISPLAY_ENV")
+        }
+        env["OMP_DISPLAY_ENV"] = "VERBOSE"
         if chosen is not None:
             env["OMP_WAIT_POLICY"] = chosen
-        out = subprocess.run(
+        run = subprocess.run(
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        ).stdout.split()
+        )
+        out = run.stdout.split()
         assert out[0] == expected
         assert out[1] in ("omp", "workqueue", "tbb")
+        shown = re.findall(r"GOMP_SPINCOUNT = '(\d+)'", run.stdout + run.stderr)
+        if out[1] == "omp" and shown:  # libgomp (others print no spin count): it took effect
+            assert shown == [spins[expected]]
 
 
 def _blas_threads(threadpoolctl) -> list[int]:

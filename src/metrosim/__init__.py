@@ -13,8 +13,12 @@ from typing import Any
 # on a core for a while after each kernel. A model year alternates short parallel kernels with
 # serial work, so the spinning threads took CPU time from the model's own thread and from any
 # other process (a browser, a sweep's other workers): at the dashboard's scale a year took 2-3x
-# longer on a busy 2-core machine. Idle threads sleep instead, unless the user chose otherwise.
-# libgomp reads this once, when numba first loads it (the first parallel kernel).
+# longer on a busy 2-core machine. Idle threads sleep instead, unless the user chose otherwise
+# (OMP_WAIT_POLICY or GOMP_SPINCOUNT). libgomp reads this once, when numba first loads it (the
+# first parallel kernel in the process): if numba code ran a parallel kernel before metrosim
+# was imported, its threads keep libgomp's default (spin for a while, then sleep) in this
+# process; set OMP_WAIT_POLICY=PASSIVE in the environment before Python starts to be sure.
+# Processes started from this one (a local Dask cluster's workers) inherit the setting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Importing metrosim loads numpy, pandas, scipy, networkx (through Mesa) and numba: a few hundred
