@@ -186,11 +186,12 @@ def test_local_workers_share_the_cores_among_their_numba_threads():
     # every core in every worker (results do not depend on it; speed does)
     from metrosim.experiments._runs import close_client, local_client, worker_numba_threads
 
-    assert worker_numba_threads(2, cores=2) == 1
-    assert worker_numba_threads(2, cores=8) == 4
-    assert worker_numba_threads(3, cores=8) == 2
-    assert worker_numba_threads(16, cores=8) == 1
-    assert worker_numba_threads(1, cores=1) == 1
+    assert worker_numba_threads(2, cores=2, environ={}) == 1
+    assert worker_numba_threads(2, cores=8, environ={}) == 4
+    assert worker_numba_threads(3, cores=8, environ={}) == 2
+    assert worker_numba_threads(16, cores=8, environ={}) == 1
+    assert worker_numba_threads(1, cores=1, environ={}) == 1
+    assert worker_numba_threads(0, cores=0, environ={}) == 1
 
     def threads() -> int:
         import numba
@@ -203,3 +204,18 @@ def test_local_workers_share_the_cores_among_their_numba_threads():
     finally:
         close_client(client)
     assert got == {worker_numba_threads(2)}
+
+
+def test_worker_numba_threads_keep_within_the_users_numba_num_threads():
+    # the workers' environment replaces the user's NUMBA_NUM_THREADS: it caps their share
+    from metrosim.experiments._runs import worker_numba_threads
+
+    def threads(workers: int, chosen: str) -> int:
+        return worker_numba_threads(workers, cores=8, environ={"NUMBA_NUM_THREADS": chosen})
+
+    assert threads(2, "1") == 1
+    assert threads(2, "3") == 3
+    assert threads(4, "3") == 2
+    assert threads(16, "3") == 1
+    assert threads(2, "16") == 4
+    assert threads(2, "") == 4

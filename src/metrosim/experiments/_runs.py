@@ -234,18 +234,27 @@ def _probe(address: str, timeout: float, fix: str) -> None:
         ) from None
 
 
-def worker_numba_threads(workers: int, cores: int | None = None) -> int:
+def worker_numba_threads(
+    workers: int, cores: int | None = None, environ: Mapping[str, str] | None = None
+) -> int:
     """The numba threads of each of ``workers`` local worker processes: the cores shared out.
 
     Each worker runs one model at a time, and numba's parallel kernels would otherwise start
     one thread per core in every worker: with as many workers as cores, twice (or more)
     as many busy threads as cores, and the parallel kernels then wait on each other (3-4x
-    slower when measured on 2 cores). Results do not depend on the thread count.
+    slower when measured on 2 cores). Results do not depend on the thread count. A
+    ``NUMBA_NUM_THREADS`` set in this process's environment (``environ``, by default
+    ``os.environ``) caps the share, as the workers' own setting replaces it: no worker gets
+    more threads than the user allowed one process. Always at least 1.
     """
     if cores is None:
         affinity = getattr(os, "sched_getaffinity", None)
         cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-    return max(1, cores // max(1, workers))
+    share = max(1, cores // max(1, workers))
+    chosen = (os.environ if environ is None else environ).get("NUMBA_NUM_THREADS", "").strip()
+    if chosen.isdigit() and int(chosen) > 0:  # numba itself rejects other values at import
+        return min(share, int(chosen))
+    return share
 
 
 def local_client(workers: int) -> Any:
