@@ -239,6 +239,26 @@ def test_pickled_and_copied_fields_go_on_alone(in_place):
         _same_bits(twin(a | b), distance_km(a | b, 333.3))
 
 
+@pytest.mark.parametrize("in_place", [False, True])
+def test_a_strided_mask_changed_in_place_between_calls(in_place):
+    """The mask may be a strided, Fortran-ordered view changed in place between calls (the
+    field keeps a copy of the last mask, in C order): the updates find the new cells by
+    their position in the grid, not in memory, and give the full transform's bits."""
+    rng = np.random.default_rng(4)
+    parent = np.zeros((60, 90), dtype=bool, order="F")
+    view = parent[::2, 1::3]  # 30 x 30, neither C- nor F-contiguous
+    assert not view.flags.c_contiguous and not view.flags.f_contiguous
+    view[rng.integers(30), rng.integers(30)] = True
+    field = DistanceField(333.3, in_place=in_place)
+    field.work_per_cell = np.inf
+    for _ in range(6):
+        _same_bits(field(view), distance_km(np.ascontiguousarray(view), 333.3))
+        view[rng.integers(30), rng.integers(30)] = True
+        parent[1::2] = rng.random((30, 90)) < 0.5  # rows outside the view
+    _same_bits(field(view), distance_km(np.ascontiguousarray(view), 333.3))
+    assert field.full_transforms == 1
+
+
 def _pickle_out_of_band(field):
     import pickle
 
