@@ -239,6 +239,71 @@ def test_pickled_and_copied_fields_go_on_alone(in_place):
         _same_bits(twin(a | b), distance_km(a | b, 333.3))
 
 
+@pytest.mark.parametrize("in_place", [False, True])
+def test_a_strided_mask_changed_in_place_between_calls(in_place):
+    """The mask may be a strided, Fortran-ordered view changed in place between calls (the
+    field keeps a copy of the last mask, in C order): the updates find the new cells by
+    their position in the grid, not in memory, and give the full transform's bits."""
+    rng = np.random.default_rng(4)
+    parent = np.zeros((60, 90), dtype=bool, order="F")
+    view = parent[::2, 1::3]  # 30 x 30, neither C- nor F-contiguous
+    assert not view.flags.c_contiguous and not view.flags.f_contiguous
+    view[rng.integers(30), rng.integers(30)] = True
+    field = DistanceField(333.3, in_place=in_place)
+    field.work_per_cell = np.inf
+    for _ in range(6):
+        _same_bits(field(view), distance_km(np.ascontiguousarray(view), 333.3))
+        view[rng.integers(30), rng.integers(30)] = True
+        parent[1::2] = rng.random((30, 90)) < 0.5  # rows outside the view
+    _same_bits(field(view), distance_km(np.ascontiguousarray(view), 333.3))
+    assert field.full_transforms == 1
+
+
+def _pickle_out_of_band(field):
+    import pickle
+
+    buffers = []
+    data = pickle.dumps(field, protocol=5, buffer_callback=buffers.append)
+    return pickle.loads(data, buffers=buffers)  # arrays on the original's memory
+
+
+def _pickle_in_band(field):
+    import pickle
+
+    return pickle.loads(pickle.dumps(field))
+
+
+def _deepcopy(field):
+    import copy
+
+    return copy.deepcopy(field)
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("twin_of", [_pickle_in_band, _pickle_out_of_band, _deepcopy])
+def test_copies_share_no_state_and_return_read_only_arrays(in_place, twin_of):
+    """A copy made by pickling (in band, or out of band with protocol 5, whose arrays are
+    the original's memory) or deep-copying returns read-only arrays (the first call with the
+    same mask too), and neither field's updates, in place or not, reach the other's state."""
+    rng = np.random.default_rng(8)
+    mask = rng.random((40, 30)) < 0.01
+    field = DistanceField(333.3, in_place=in_place)
+    field(mask)
+    twin = twin_of(field)
+    a = mask.copy()
+    a[5, 5] = True
+    b = mask.copy()
+    b[30, 20] = True
+    _same_bits(field(b), distance_km(b, 333.3))
+    same = twin(mask)
+    assert not same.flags.writeable
+    _same_bits(same, distance_km(mask, 333.3))
+    _same_bits(twin(a), distance_km(a, 333.3))
+    _same_bits(field(a | b), distance_km(a | b, 333.3))
+    _same_bits(twin(a), distance_km(a, 333.3))
+    assert field.full_transforms == twin.full_transforms == 1  # all updates incremental
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="DistanceField: cell_size_m = 0.0; allowed"):
         DistanceField(0.0)

@@ -269,6 +269,20 @@ class DistanceField:
         self.full_transforms = 0
         self._reset()
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled or deep-copied state: the arrays are the copy's own, the output read-only.
+
+        Arrays of protocol 5's out-of-band buffers are the original's memory, others may be
+        backed by the pickle's bytes; pickling and deep copies make arrays writeable.
+        """
+        for key in ("_mask", "_q", "_out"):
+            a = state.get(key)
+            if a is not None and a.base is not None:
+                state[key] = a.copy()
+        self.__dict__.update(state)
+        if self._out is not None:
+            _read_only(self._out)
+
     def _reset(self) -> None:
         self._mask: np.ndarray | None = None
         self._out: np.ndarray | None = None
@@ -308,7 +322,7 @@ class DistanceField:
         budget = min(self.work_per_cell * m.size, 2.0**62)
         if prev[changed].any() or changed.size * _ROW_WORK > budget:
             return self._full(m)
-        if self.in_place and self._out.base is None:  # owns its memory (not unpickled)
+        if self.in_place:
             out = self._out
             out.flags.writeable = True
         else:
@@ -331,7 +345,7 @@ class DistanceField:
             self._mask = np.empty(m.shape, dtype=bool)
             self._q = np.empty(m.shape, dtype=np.uint16)
             out = None
-        if out is None or not self.in_place or out.base is not None:
+        if out is None or not self.in_place:
             out = np.empty(m.shape)
         else:
             out.flags.writeable = True
