@@ -1,6 +1,8 @@
 """Relocation kernels (metrosim.choice): vacancy list, logit shares, invariants, determinism."""
 
 import itertools
+import sys
+import threading
 
 import numba
 import numpy as np
@@ -632,3 +634,77 @@ def test_total_capacity_must_fit_int32():
     w["capacity"] = np.array([2**30, 2**30, 5], dtype=np.int32)
     with pytest.raises(ValueError, match=r"capacity sums to 2147483653 dwellings; allowed"):
         choice.relocate(np.zeros(0, dtype=np.int64), *args(w), 3, np.random.default_rng(0))
+
+
+# ----------------------------------------------------------------------------- shared generator
+
+
+def _fixed_draw_world():
+    """A world whose select_movers with rates 0 draws a fixed number of doubles: n_alt per
+    group, then one per housed household (nobody unhoused, so the shuffle draws nothing)."""
+    w = make_world(3, n_cells=50, n_hh=100, groups=3, newcomers=0.0)
+    assert (w["hh_cell"] >= 0).all()
+    return w, 3 * 4 + w["hh_cell"].size
+
+
+@pytest.mark.parametrize("bitgen", [np.random.PCG64, np.random.Philox])
+def test_generator_shared_by_threads_gives_each_call_its_own_draws(bitgen):
+    """One thread runs select_movers, another draws from the same Generator (a PCG64 stream
+    stepped inline and written back, or NumPy's functions called from the kernel): the
+    Generator ends where the same draws made one after another leave it, as with NumPy's own
+    methods, which hold the bit generator's lock."""
+    w, per_call = _fixed_draw_world()
+    n_calls, n_numpy, size = 300, 300, 100_000
+    rng = np.random.Generator(bitgen(1))
+    choice.select_movers(*args(w), 0.0, 0.0, 4, np.random.Generator(bitgen(0)))  # compile
+
+    def kernel_calls():
+        for _ in range(n_calls):
+            choice.select_movers(*args(w), 0.0, 0.0, 4, rng)
+
+    def numpy_calls():  # a second kernel caller for PCG64, NumPy (GIL released) for Philox
+        for _ in range(n_numpy):
+            if bitgen is np.random.PCG64:
+                choice.select_movers(*args(w), 0.0, 0.0, 4, rng)
+            else:
+                rng.random(size)
+
+    threads = [threading.Thread(target=kernel_calls), threading.Thread(target=numpy_calls)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often, between any two bytecodes
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    ref = np.random.Generator(bitgen(1))
+    ref.random(n_calls * per_call)
+    ref.random(n_numpy * (per_call if bitgen is np.random.PCG64 else size))
+    np.testing.assert_array_equal(rng.random(8), ref.random(8))
+
+
+@numba.njit
+def _draw_then_fail(n, rng):
+    x = np.arange(n)
+    pcg.shuffle(rng, x)  # 32-bit draws: may leave a half-word pending
+    for _ in range(n):
+        pcg.uniform(rng)
+    raise ValueError("kernel failed")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 40])
+@pytest.mark.parametrize("bitgen", [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937])
+def test_generator_state_written_back_when_the_kernel_raises(bitgen, n):
+    """The draws a kernel made before raising stay made, pending 32-bit half included."""
+    rng = np.random.Generator(bitgen(5))
+    with pytest.raises(ValueError, match="kernel failed"):
+        choice._drawing(_draw_then_fail, n, rng)
+    ref = np.random.Generator(bitgen(5))
+    ref.shuffle(np.arange(n))
+    ref.random(n)
+    np.testing.assert_array_equal(  # a pending 32-bit half is used by 32-bit draws
+        rng.integers(0, 7, 9, dtype=np.uint32), ref.integers(0, 7, 9, dtype=np.uint32)
+    )
+    np.testing.assert_array_equal(rng.random(4), ref.random(4))

@@ -149,15 +149,20 @@ def _drawing(kernel, *args):
 
     A PCG64 Generator's state is stepped inline by the kernel (the same draws, a fifth
     faster; :mod:`metrosim._kernels.pcg`) and written back to it, even if the kernel raises.
+    The call holds the bit generator's lock, as NumPy's own methods do: a Generator shared by
+    threads gives each call its own draws (without it, two calls could read the same state
+    and draw the same numbers, and a kernel drawing through NumPy's functions could step the
+    state while a NumPy method in another thread, having released the GIL, steps it too).
     """
     rng = args[-1]
-    stream = _pcg.stream_of(rng)
-    if stream is None:
-        return kernel(*args)
-    try:
-        return kernel(*args[:-1], stream)
-    finally:
-        _pcg.restore(rng, stream)
+    with rng.bit_generator.lock:
+        stream = _pcg.stream_of(rng)
+        if stream is None:
+            return kernel(*args)
+        try:
+            return kernel(*args[:-1], stream)
+        finally:
+            _pcg.restore(rng, stream)
 
 
 def _rates(base_rate, dissatisfaction_rate):
