@@ -585,6 +585,16 @@ def _with(name, index, value):
         ({"n_alt": 0}, r"n_alt = 0; allowed: an integer >= 1"),
         ({"n_alt": 2.5}, r"n_alt = 2.5; allowed: an integer"),
         ({"n_alt": True}, r"n_alt = True; allowed: an integer"),
+        ({"n_alt": 2**63}, r"n_alt = 9223372036854775808; allowed: .* <= 2147483647"),
+        ({"n_alt": 2**64}, r"n_alt = 18446744073709551616; allowed: .* <= 2147483647"),
+        (
+            {"income": np.array([1e-310, 1e6])},  # finite and > 0, but rent / income = inf
+            r"give a dwelling of cell \d+ the utility -inf for group 0 .*allowed: .*finite",
+        ),
+        (
+            {"coefs": _with("coefs", 3, 1.7e308), "green": np.full(10, 2.0)},
+            r"coefs = \[.*1.7e\+308.*\] give a dwelling of cell 0 the utility inf for group 0",
+        ),
         ({"rng": 42}, r"rng = 42; allowed: a numpy.random.Generator"),
     ],
 )

@@ -127,11 +127,12 @@ def _row_sums(a, dtype):
     return out
 
 
-def _int_scalar(name, x, minimum):
+def _int_scalar(name, x, minimum, maximum):
+    allowed = f"allowed: an integer >= {minimum} and <= {maximum}"
     if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Integral):
-        raise ValueError(f"{name} = {x!r}; allowed: an integer >= {minimum}")
-    if x < minimum:
-        raise ValueError(f"{name} = {x!r}; allowed: an integer >= {minimum}")
+        raise ValueError(f"{name} = {x!r}; {allowed}")
+    if not minimum <= x <= maximum:
+        raise ValueError(f"{name} = {x!r}; {allowed}")
     return int(x)
 
 
@@ -214,7 +215,7 @@ def _check_world(
     _shape("mix", mix, (n_cells, n_groups))
     _array("coefs", coefs, np.float64, 1)
     _shape("coefs", coefs, (len(COEF_NAMES),))
-    n_alt = _int_scalar("n_alt", n_alt, 1)
+    n_alt = _int_scalar("n_alt", n_alt, 1, _INT32_MAX)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng = {rng!r}; allowed: a numpy.random.Generator")
 
@@ -265,6 +266,16 @@ def _check_world(
     if not coefs[-1] > 0.0:
         raise ValueError(
             f"coefs[5] (max_rent_share) = {float(coefs[-1])!r}; allowed: > 0 (inf: no limit)"
+        )
+    # finite inputs can still sum to an infinite (or nan) utility, which the logit cannot weigh
+    site_cell, _ = _k.sites_of(capacity)
+    v, _ = _k.utility_table(site_cell, rent, commute, service, green, mix, income, coefs)
+    if not np.isfinite(v).all():
+        k, g = np.unravel_index(int(np.argmax(~np.isfinite(v))), v.shape)
+        raise ValueError(
+            f"coefs = {coefs.tolist()} give a dwelling of cell {site_cell[k]} the utility "
+            f"{float(v[k, g])!r} for group {g} (income {float(income[g])!r}); allowed: "
+            "coefficients and cell attributes whose utilities are finite"
         )
     return n_cells, n_groups, n_alt
 
@@ -328,7 +339,7 @@ def select_movers(
     base_rate, dissatisfaction_rate : float
         In [0, 1], with ``base_rate + dissatisfaction_rate <= 1``.
     n_alt : int
-        Dwellings drawn per group for the reference logsum, >= 1.
+        Dwellings drawn per group for the reference logsum, 1 to 2**31 - 1.
     rng : numpy.random.Generator
         The only source of randomness; advanced in place.
     check : bool, keyword-only
@@ -423,7 +434,7 @@ def relocate(
     hh_group, capacity, rent, commute, service, green, mix, income, coefs : numpy.ndarray
         As in :func:`select_movers`.
     n_alt : int
-        Vacant dwellings drawn per mover, >= 1.
+        Vacant dwellings drawn per mover, 1 to 2**31 - 1.
     rng : numpy.random.Generator
         The only source of randomness; advanced in place. Per mover: ``n_alt`` uniforms (if
         any other dwelling is vacant), then one uniform (if the choice set is not empty).
@@ -551,7 +562,7 @@ def move_year(
     base_rate, dissatisfaction_rate : float
         As in :func:`select_movers`.
     n_alt : int
-        Dwellings drawn per group for the reference logsum and per mover, >= 1.
+        Dwellings drawn per group for the reference logsum and per mover, 1 to 2**31 - 1.
     rng : numpy.random.Generator
         The only source of randomness; advanced in place.
     check : bool, keyword-only
