@@ -718,3 +718,57 @@ def test_generator_state_written_back_when_the_kernel_raises(bitgen, n):
         rng.integers(0, 7, 9, dtype=np.uint32), ref.integers(0, 7, 9, dtype=np.uint32)
     )
     np.testing.assert_array_equal(rng.random(4), ref.random(4))
+
+
+class _PCG64Subclass(np.random.PCG64):
+    """Not exactly PCG64: drawn through NumPy's functions, not stepped inline."""
+
+
+@pytest.mark.parametrize(
+    "bitgen",
+    [
+        np.random.PCG64,
+        np.random.PCG64DXSM,
+        np.random.MT19937,
+        np.random.SFC64,
+        np.random.Philox,
+        _PCG64Subclass,
+    ],
+)
+def test_year_draws_numpys_own_numbers_with_any_bit_generator(bitgen):
+    """The year through the wrappers (a PCG64 stepped inline, any other bit generator drawn
+    through NumPy's functions from numba) equals the pure-Python kernel drawing with the
+    Generator's own random() and shuffle(), with a 32-bit half pending on entry; the
+    Generator ends in the same state."""
+    a = make_world(4, n_cells=30, n_hh=80, groups=3)
+    b = {k: v.copy() for k, v in a.items()}
+    rng_a, rng_b = np.random.Generator(bitgen(8)), np.random.Generator(bitgen(8))
+    for rng in (rng_a, rng_b):
+        rng.integers(0, 5, dtype=np.uint32)
+    got = choice.move_year(*args(a), 0.3, 0.3, 5, rng_a)
+    ref = K.move_year.py_func(*args(b), 0.3, 0.3, 5, rng_b)
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1:] == (int(ref[1]), int(ref[2])) and got[1] > 0
+    np.testing.assert_array_equal(a["hh_cell"], b["hh_cell"])
+    np.testing.assert_array_equal(a["occ"], b["occ"])
+    np.testing.assert_array_equal(
+        rng_a.integers(0, 9, 20, dtype=np.uint32), rng_b.integers(0, 9, 20, dtype=np.uint32)
+    )
+    np.testing.assert_array_equal(rng_a.random(4), rng_b.random(4))
+
+
+def test_no_dwellings_at_all_leaves_everyone_unhoused():
+    """Capacity 0 everywhere: every household is a newcomer, searches and stays unhoused; the
+    only draws are the shuffle of the movers."""
+    w = make_world(2, n_cells=5, n_hh=0, groups=2)
+    w["capacity"] = np.zeros(5, dtype=np.int32)
+    w["hh_cell"] = np.full(6, -1, dtype=np.int32)
+    w["hh_group"] = np.array([0, 1, 0, 1, 1, 0], dtype=np.int8)
+    w["occ"] = recount(w)
+    rng, ref = np.random.default_rng(3), np.random.default_rng(3)
+    movers, n_moved, n_unhoused = choice.move_year(*args(w), 0.2, 0.3, 4, rng)
+    order = np.arange(6, dtype=np.int64)
+    ref.shuffle(order)
+    np.testing.assert_array_equal(movers, order)
+    assert (n_moved, n_unhoused) == (0, 6) and (w["hh_cell"] == -1).all()
+    assert rng.bit_generator.state == ref.bit_generator.state

@@ -1,6 +1,7 @@
 """The inline PCG64 stream of the relocation kernels draws NumPy's numbers, bit for bit."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
@@ -59,3 +60,37 @@ def test_other_bit_generators_are_passed_through():
     rng = np.random.Generator(np.random.MT19937(5))
     ref = np.random.Generator(np.random.MT19937(5))
     assert pcg.uniform(rng) == ref.random()
+
+
+@njit(cache=False)
+def _intervals(stream, max_val, n):
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        out[i] = pcg._interval(stream, max_val)
+    return out
+
+
+@pytest.mark.parametrize(
+    "max_val",
+    [0, 1, 2, 3, 4, 7, 8, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**53 + 1, 2**63 - 1],
+)
+@pytest.mark.parametrize("pending", [False, True], ids=["even", "half-pending"])
+def test_interval_is_numpys_masked_rejection(max_val, pending):
+    """Bounded draws in [0, max_val] by masked rejection, 32-bit (buffered halves) up to
+    2**32 - 1 and 64-bit above: NumPy's ``random_interval`` (what shuffle draws), which is
+    also the masked path of the legacy ``RandomState.randint``; ranges of size 1 and 2**k
+    included; jitted and pure Python alike, and the same end state."""
+    ref = np.random.RandomState(np.random.PCG64(max_val + 11))
+    if pending:  # a 32-bit half left over, carried into the stream
+        ref.randint(0, 7, dtype=np.uint32)
+    mine = np.random.default_rng(0)
+    mine.bit_generator.state = ref._bit_generator.state
+    stream = pcg.stream_of(mine)
+    py_stream = stream.copy()
+    got = _intervals(stream, max_val, 300)
+    py = [pcg._py_interval(py_stream, max_val) for _ in range(300)]
+    np.testing.assert_array_equal(got, ref.randint(0, max_val + 1, 300, dtype=np.uint64))
+    np.testing.assert_array_equal(py, got)
+    np.testing.assert_array_equal(py_stream, stream)
+    pcg.restore(mine, stream)
+    assert mine.bit_generator.state == ref._bit_generator.state
