@@ -551,7 +551,7 @@ def move_year(
     """One year of moves: :func:`select_movers`, then :func:`relocate` of those movers.
 
     The same rule, the same draws from ``rng`` and the same result as the two calls in turn
-    (tested), but the arguments are validated once and the vacancy tree and the table of
+    (tested), but the arguments are validated once and the vacancy list and the table of
     utilities per site and group are built once for both steps. ``hh_cell`` and ``occ`` are
     updated in place.
 
