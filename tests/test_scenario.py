@@ -150,6 +150,14 @@ def _in_range_value(name):
     return st.floats(spec.low, spec.high, allow_nan=False, allow_infinity=False)
 
 
+def _jointly_allowed(changes):
+    """The joint constraint on top of each field's range (the largest moving probability)."""
+    rates = {
+        n: changes.get(n, FIELDS[n].default) for n in ("mobility_base", "dissatisfaction_rate")
+    }
+    return sum(rates.values()) <= 1.0
+
+
 @st.composite
 def _changes(draw):
     names = draw(st.lists(st.sampled_from(sorted(FIELDS)), min_size=1, max_size=6, unique=True))
@@ -157,7 +165,7 @@ def _changes(draw):
 
 
 @settings(max_examples=200, deadline=None)
-@given(changes=_changes())
+@given(changes=_changes().filter(_jointly_allowed))
 def test_any_in_range_value_round_trips_through_toml(changes):
     s = Scenario().replace(**changes)
     text = s.to_toml()
@@ -359,3 +367,18 @@ def test_include_errors_name_the_file_and_the_problem(tmp_path):
     (tmp_path / "f.toml").write_text('include = "typo.toml"\n')
     with pytest.raises(ScenarioError, match=r"typo.toml: unknown field 'natural_vacncy'"):
         Scenario.load(tmp_path / "f.toml")
+
+
+def test_moving_probabilities_must_sum_to_at_most_one():
+    """Each rate is in [0, 1], but their sum is the moving probability of the most
+    dissatisfied household: a sum above 1 is refused when the scenario is built, not in the
+    first year's moves."""
+    assert Scenario().replace(mobility_base=0.5, dissatisfaction_rate=0.5).mobility_base == 0.5
+    msg = (
+        r"--set: fields 'mobility_base' \+ 'dissatisfaction_rate' = 0.6 \+ 0.6 = 1.2; "
+        r"allowed: a sum <= 1"
+    )
+    with pytest.raises(ScenarioError, match=msg):
+        Scenario().with_overrides(["mobility_base=0.6", "dissatisfaction_rate=0.6"])
+    with pytest.raises(ScenarioError, match=r"^x.toml: fields 'mobility_base' \+ "):
+        Scenario.from_dict({"households": {"dissatisfaction_rate": 1.0}}, origin="x.toml")

@@ -321,7 +321,10 @@ class Scenario:
         low=0.0,
         high=1.0,
         source="assumption: to be calibrated (metrosim calibrate); Clark & Onaka (1983) stress-threshold idea",
-        doc="Extra moving probability for a household far below the utility it could get elsewhere.",
+        doc=(
+            "Extra moving probability for a household far below the utility it could get "
+            "elsewhere (mobility_base + dissatisfaction_rate <= 1)."
+        ),
     )
     n_alternatives: int = _p(
         30,
@@ -1502,6 +1505,13 @@ class Scenario:
             if coerced is not value:
                 object.__setattr__(self, f.name, coerced)
             _check_value(f, coerced)
+        moving = self.mobility_base + self.dissatisfaction_rate
+        if moving > 1.0:  # the largest yearly moving probability (metrosim.choice)
+            raise ScenarioError(
+                f"fields 'mobility_base' + 'dissatisfaction_rate' = {self.mobility_base!r} + "
+                f"{self.dissatisfaction_rate!r} = {moving!r}; allowed: a sum <= 1 (the moving "
+                "probability of the most dissatisfied household)"
+            )
 
     # construction -------------------------------------------------------------------------
     @classmethod
