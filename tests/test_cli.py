@@ -117,3 +117,32 @@ def test_argument_errors_exit_2_through_argparse(capsys):
     assert "'abc' is not a number" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="^2$"):
         main([])
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["validate", "--years", "1"], "--years: 1 is too small; allowed: 2 or more"),
+        (["validate", "--seeds", "0"], "--seeds: 0 is too small; allowed: 1 or more"),
+        (["compare", "--seeds", "0"], "--seeds: 0 is too small; allowed: 1 or more"),
+        (["compare", "--workers", "0"], "--workers: 0 is too small; allowed: 1 or more"),
+        (["calibrate", "--samples", "1"], "--samples: 1 is too small; allowed: 2 or more"),
+        (["calibrate", "--years", "1"], "--years: 1 is too small; allowed: 2 or more"),
+    ],
+)
+def test_counts_below_their_minimum_exit_2_through_argparse(capsys, tmp_path, argv, needle):
+    with pytest.raises(SystemExit, match="^2$"):
+        main([*argv, "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_compare_two_scenarios_of_the_same_name(capsys, tmp_path):
+    argv = ["compare", "fragmented", "fragmented", "--seeds", "1", "--years", "1"]
+    assert main([*argv, "--workers", "1", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith("metrosim: error: scenario names must differ"), err
+    assert "['fragmented', 'fragmented']" in last

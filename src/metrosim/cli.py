@@ -28,6 +28,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _int_at_least(minimum: int, why: str = ""):
+    """An argparse type: an integer of at least ``minimum`` (``why`` says where it comes from)."""
+
+    def parse(text: str) -> int:
+        value = _positive_int(text) if minimum >= 0 else int(text)
+        if value < minimum:
+            reason = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(
+                f"{value} is too small; allowed: {minimum} or more{reason}"
+            )
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+_FACT_YEARS = "the budget facts are for 2019"
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -321,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--design", help="a kind = 'compare' design file instead (e.g. experiments/headline)"
     )
-    c.add_argument("--seeds", type=_positive_int, help="replicates (default 5)")
+    c.add_argument("--seeds", type=_int_at_least(1), help="replicates (default 5)")
     c.add_argument("--years", type=_positive_int, help="years per run (default 15)")
     c.add_argument("--scale", type=_positive_int, help="real households per agent (default 20)")
     c.add_argument("--cell-size", type=_positive_float, help="cell size in metres (default 500)")
@@ -347,8 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_sweep)
 
     v = sub.add_parser("validate", help="check the fragmented baseline against Santiago's facts")
-    v.add_argument("--seeds", type=_positive_int, default=5, help="replicates (default 5)")
-    v.add_argument("--years", type=_positive_int, default=10, help="years from 2017 (default 10)")
+    v.add_argument("--seeds", type=_int_at_least(1), default=5, help="replicates (default 5)")
+    v.add_argument(
+        "--years",
+        type=_int_at_least(2, _FACT_YEARS),
+        default=10,
+        help="years from 2017 (default 10; >= 2)",
+    )
     v.add_argument("--scale", type=_positive_int, default=20, help="real households per agent")
     v.add_argument("--cell-size", type=_positive_float, default=500.0, help="cell size in metres")
     v.add_argument("--out", help="output folder (default out/validation)")
@@ -367,10 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
             "before and after. docs/calibration.md describes the method."
         ),
     )
-    k.add_argument("--samples", type=_positive_int, default=80, help="prior samples (default 80)")
-    k.add_argument("--seeds", type=_positive_int, default=2, help="seeds per sample (default 2)")
     k.add_argument(
-        "--years", type=_positive_int, default=10, help="years from 2017 (default 10; >= 2)"
+        "--samples", type=_int_at_least(2), default=80, help="prior samples (default 80)"
+    )
+    k.add_argument("--seeds", type=_int_at_least(1), default=2, help="seeds per sample (default 2)")
+    k.add_argument(
+        "--years",
+        type=_int_at_least(2, _FACT_YEARS),
+        default=10,
+        help="years from 2017 (default 10; >= 2)",
     )
     k.add_argument(
         "--accept", type=_positive_float, default=0.1, help="share of samples kept (default 0.1)"
@@ -383,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k.add_argument(
         "--check-seeds",
-        type=_positive_int,
+        type=_int_at_least(1),
         default=3,
         help="seeds of the validation before and after (default 3)",
     )
@@ -513,7 +542,7 @@ def _add_where(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_int_at_least(1),
         default=2,
         help="local processes: a Dask LocalCluster (default 2; 1 runs in this process)",
     )
