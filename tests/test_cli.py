@@ -146,3 +146,16 @@ def test_compare_two_scenarios_of_the_same_name(capsys, tmp_path):
     last = err.splitlines()[-1]
     assert last.startswith("metrosim: error: scenario names must differ"), err
     assert "['fragmented', 'fragmented']" in last
+
+
+def test_a_scenario_name_cannot_lead_the_default_output_folder_elsewhere(
+    capsys, tmp_path, monkeypatch
+):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    bad = work / "s.toml"
+    bad.write_text('name = "../../escaped"\n', encoding="utf-8")
+    assert main(["run", str(bad), *COARSE_ARGS]) == 2
+    _one_line_error(capsys, str(bad), "field 'name' = '../../escaped' is not allowed", "'/'")
+    assert list(tmp_path.iterdir()) == [work] and sorted(work.iterdir()) == [bad]

@@ -1,6 +1,7 @@
 """Scenario: defaults, presets, TOML round trip, error messages, --set, the parameter table."""
 
 import dataclasses
+import json
 import math
 import re
 import tomllib
@@ -15,6 +16,7 @@ from metrosim.scenario import (
     ParamSpec,
     Scenario,
     ScenarioError,
+    name_problem,
     parameter_table,
     parameter_table_markdown,
     preset_names,
@@ -143,6 +145,8 @@ def _in_range_value(name):
         return st.sampled_from(spec.choices)
     if kind is bool:
         return st.booleans()
+    if kind is str and name == "name":  # it names output folders: no path separators
+        return st.text(max_size=40).filter(lambda v: name_problem(v) is None)
     if kind is str:
         return st.text(max_size=40)
     if kind is int:
@@ -359,3 +363,18 @@ def test_include_errors_name_the_file_and_the_problem(tmp_path):
     (tmp_path / "f.toml").write_text('include = "typo.toml"\n')
     with pytest.raises(ScenarioError, match=r"typo.toml: unknown field 'natural_vacncy'"):
         Scenario.load(tmp_path / "f.toml")
+
+
+@pytest.mark.parametrize("bad", ["../../elsewhere", "a/b", "a\\b", "..", ".", "", "  ", "a\nb"])
+def test_a_name_that_is_not_a_folder_name_is_refused(tmp_path, bad):
+    with pytest.raises(ScenarioError, match="field 'name' = .* is not allowed; allowed: a name"):
+        Scenario(name=bad)
+    p = tmp_path / "s.toml"
+    p.write_text(f"name = {json.dumps(bad)}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=f"{p}: field 'name'"):
+        Scenario.load(p)
+
+
+def test_names_with_spaces_dots_and_dashes_are_fine():
+    for good in ("fragmented", "my run 2", "v1.2-ugb", "Ñuñoa plan"):
+        assert Scenario(name=good).name == good

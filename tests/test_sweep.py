@@ -179,6 +179,10 @@ def test_design_points_of_each_kind():
         ({"sample": 4}, "unknown key 'sample' \\(did you mean samples"),
         ({"base": "nowhere"}, "neither a file nor a preset; presets:"),
         ({"set": {"scale": 0}}, r"\[set\].*out of range"),
+        (
+            {"name": "../elsewhere"},
+            r"name = '../elsewhere' is not allowed; allowed: a name without",
+        ),
     ],
 )
 def test_bad_designs_name_the_field_and_what_is_allowed(changes, message):
@@ -395,6 +399,7 @@ def test_cli_sweep_analyze(written, tiny_file, capsys):
         (TINY.replace('"speed_rural_kmh"', '"speed_rurl_kmh"'), "unknown parameter"),
         (TINY.replace("low = 20.0", "low = -5.0"), "out of range"),
         (TINY.replace("[set]", "[set"), "not valid TOML"),
+        ('name = "../../elsewhere"\n' + TINY.replace("name = ", "#", 1), "it names the output"),
     ],
 )
 def test_cli_bad_design_exit_2_one_line(tmp_path, capsys, text, message):
