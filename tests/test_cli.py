@@ -1,5 +1,7 @@
 """The metrosim command: a run writes its folder; bad input is one line on stderr, exit 2."""
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -159,3 +161,37 @@ def test_a_scenario_name_cannot_lead_the_default_output_folder_elsewhere(
     assert main(["run", str(bad), *COARSE_ARGS]) == 2
     _one_line_error(capsys, str(bad), "field 'name' = '../../escaped' is not allowed", "'/'")
     assert list(tmp_path.iterdir()) == [work] and sorted(work.iterdir()) == [bad]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "fragmented", *COARSE_ARGS],
+        ["validate", "--seeds", "1", "--years", "2"],
+        ["compare", "fragmented", "--seeds", "1", *COARSE_ARGS, "--workers", "1"],
+        ["calibrate", "--samples", "2", "--seeds", "1", "--years", "2", "--workers", "1"],
+    ],
+)
+def test_an_output_folder_that_cannot_be_made_fails_before_any_run(capsys, tmp_path, argv):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    out = blocker / "sub"
+    assert main([*argv, "--out", str(out)]) == 2
+    _one_line_error(capsys, f"output folder '{out}' cannot be written", "give another --out")
+    assert blocker.read_text(encoding="utf-8") == ""
+
+
+def test_an_output_folder_without_write_permission_fails_before_the_run(capsys, tmp_path):
+    out = tmp_path / "locked"
+    out.mkdir()
+    (out / "yearly.parquet").write_bytes(b"earlier results")
+    out.chmod(0o555)
+    try:
+        if os.access(out, os.W_OK):
+            pytest.skip("permissions are not enforced for this user (root)")
+        assert main(["run", "fragmented", *COARSE_ARGS, "--out", str(out)]) == 2
+        _one_line_error(capsys, f"output folder '{out}' cannot be written", "--out")
+        assert sorted(p.name for p in out.iterdir()) == ["yearly.parquet"]
+        assert (out / "yearly.parquet").read_bytes() == b"earlier results"
+    finally:
+        out.chmod(0o755)

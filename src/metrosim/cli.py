@@ -7,7 +7,9 @@ and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,12 +104,35 @@ def _overridden(args: argparse.Namespace, scenario: Scenario) -> Scenario:
     return scenario.replace(**changes).with_overrides(args.set or [])
 
 
+def _output_folder(out: Path) -> Path:
+    """Create ``out`` if needed and check that files can be written in it, before any run.
+
+    Raises
+    ------
+    ExperimentError
+        Naming the folder and the reason (a file of that name, no permission, ...).
+    """
+    if out.exists() and not out.is_dir():
+        raise ExperimentError(f"output folder '{out}' is a file; give another --out folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ExperimentError(
+            f"output folder '{out}' cannot be written ({reason}); give another --out folder"
+        ) from None
+    return out
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from metrosim.runner import run
 
     scenario = _resolve(args, args.scenario)
     out = Path(args.out) if args.out else Path("out") / f"{scenario.name}-seed{args.seed}"
-    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the run
+    _output_folder(out)  # a bad --out fails now, not after the run
     result = run(
         scenario,
         seed=args.seed,
@@ -214,7 +239,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         seeds, years = args.seeds, args.years
         default_out = Path("out") / "compare"
     out = Path(args.out) if args.out else default_out
-    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the runs
+    _output_folder(out)  # a bad --out fails now, not after the runs
     where, client = _where(args)
     print(
         f"metrosim compare: {', '.join(s.name for s in scenarios)}; {seeds} seeds x "
@@ -281,6 +306,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     design = load_design(args.design)
     out = Path(args.out) if args.out else Path("out") / design.name
+    if not (out.exists() and not out.is_dir()):  # (a file: the run store says what to do)
+        _output_folder(out)  # a bad --out fails now, not after the runs
     n_points = len(design.points())
     where, client = _where(args)
     print(
@@ -438,6 +465,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = _resolve(args, "fragmented")
     out = Path(args.out) if args.out else Path("out") / "validation"
+    _output_folder(out)  # a bad --out fails now, not after the runs
     print(
         f"metrosim validate: {scenario.name}, {args.seeds} seeds x {args.years} years, "
         f"scale {scenario.scale}, {scenario.cell_size_m:g} m cells",
@@ -466,7 +494,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     )
     priors = parse_priors(args.params, scenario)
     out = Path(args.out) if args.out else Path("out") / "calibration"
-    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the runs
+    _output_folder(out)  # a bad --out fails now, not after the runs
     where, client = _where(args)
     print(
         f"metrosim calibrate: {scenario.name}; {', '.join(p.name for p in priors)}; "
