@@ -195,3 +195,10 @@ def test_an_output_folder_without_write_permission_fails_before_the_run(capsys, 
         assert (out / "yearly.parquet").read_bytes() == b"earlier results"
     finally:
         out.chmod(0o755)
+
+
+def test_a_folder_given_as_the_scenario_file(capsys, tmp_path):
+    folder = tmp_path / "s.toml"
+    folder.mkdir()
+    assert main(["run", str(folder), "--out", str(tmp_path / "x")]) == 2
+    _one_line_error(capsys, str(folder), "is a folder; give a .toml file")

@@ -197,6 +197,16 @@ def test_design_file_errors(tmp_path):
     bad.write_text('kind = "sobol"\n[[parameters]\nname = 1\n', encoding="utf-8")
     with pytest.raises(ExperimentError, match="not valid TOML"):
         load_design(bad)
+    with pytest.raises(ExperimentError, match="is a folder; give a design .toml file"):
+        load_design(tmp_path)
+
+
+def test_a_design_without_a_name_in_the_folder_above_is_not_named_dotdot(tmp_path, monkeypatch):
+    (tmp_path / "design.toml").write_text(TINY.replace("name = ", "#", 1), encoding="utf-8")
+    (tmp_path / "inner").mkdir()
+    monkeypatch.chdir(tmp_path / "inner")
+    assert load_design("../design.toml").name == "design"  # not "..": out/.. is the cwd
+    assert load_design(tmp_path / "design.toml").name == tmp_path.name
 
 
 def test_base_file_relative_to_the_design(tmp_path):

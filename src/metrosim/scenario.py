@@ -1568,6 +1568,8 @@ class Scenario:
                     + ", ".join(sorted(presets))
                 )
             path = presets[str(source)]
+        if path.is_dir():
+            raise ScenarioError(f"scenario file {str(path)!r} is a folder; give a .toml file")
         if not path.is_file():
             raise ScenarioError(f"scenario file {str(path)!r} does not exist")
         flat = _read_with_includes(path, ())

@@ -442,6 +442,8 @@ def load_compare_design(path: str | Path) -> CompareDesign:
 
 def _read(path: str | Path) -> tuple[dict[str, Any], str, Path]:
     path = Path(path)
+    if path.is_dir():
+        raise ExperimentError(f"design file {str(path)!r} is a folder; give a design .toml file")
     if not path.is_file():
         raise ExperimentError(f"design file {str(path)!r} does not exist")
     try:
@@ -452,7 +454,9 @@ def _read(path: str | Path) -> tuple[dict[str, Any], str, Path]:
         raise ExperimentError(f"{path}: not a UTF-8 text file") from None
     if "name" not in data:
         stem = path.parent.name if path.stem == "design" else path.stem
-        data = {**data, "name": stem or "design"}
+        if name_problem(stem) is not None:  # e.g. ../design.toml: not the name ".."
+            stem = "design"
+        data = {**data, "name": stem}
     return data, str(path), path.parent
 
 
