@@ -49,6 +49,13 @@ def _int_at_least(minimum: int, why: str = ""):
 _FACT_YEARS = "the budget facts are for 2019"
 
 
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port; allowed: 0 to 65535 (0 = any)")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -452,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=_cmd_calibrate)
 
     d = sub.add_parser("dashboard", help="start the live workshop dashboard in the browser")
-    d.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+    d.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 = any free)")
     d.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     d.add_argument("--cell-size", type=_positive_float, help="cell size in metres (default 1000)")
     d.add_argument("--scale", type=_positive_int, help="real households per agent (default 20)")
