@@ -202,3 +202,23 @@ def test_a_folder_given_as_the_scenario_file(capsys, tmp_path):
     folder.mkdir()
     assert main(["run", str(folder), "--out", str(tmp_path / "x")]) == 2
     _one_line_error(capsys, str(folder), "is a folder; give a .toml file")
+
+
+def test_run_into_a_compare_folder_is_refused_and_nothing_is_lost(capsys, tmp_path):
+    out = tmp_path / "cmp"
+    argv = ["compare", "fragmented", "--seeds", "1", *COARSE_ARGS, "--workers", "1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["run", "fragmented", *COARSE_ARGS, "--out", str(out)]) == 2
+    _one_line_error(capsys, f"output folder '{out}' holds a compare or sweep")
+    (out / "runs").rename(tmp_path / "runs-aside")  # the manifest alone also tells
+    assert main(["run", "fragmented", *COARSE_ARGS, "--out", str(out)]) == 2
+    _one_line_error(capsys, "holds other results (compare manifest.json")
+    (tmp_path / "runs-aside").rename(out / "runs")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # an earlier run's folder is replaced, as asked
+    run_out = tmp_path / "r"
+    assert main(["run", "fragmented", *COARSE_ARGS, "--out", str(run_out)]) == 0
+    assert main(["run", "coordinated", *COARSE_ARGS, "--out", str(run_out)]) == 0
+    assert Scenario.load(run_out / "scenario.toml").name == "coordinated"

@@ -7,6 +7,7 @@ and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -134,11 +135,38 @@ def _output_folder(out: Path) -> Path:
     return out
 
 
+def _check_run_folder(out: Path) -> None:
+    """Refuse an output folder that holds other results than a ``metrosim run``'s.
+
+    A run writes ``manifest.json``, ``yearly.parquet``, ``municipal.parquet`` and
+    ``scenario.toml``; in the folder of a compare or a sweep (which has a ``manifest.json`` with a
+    design hash, and ``runs/``) it would overwrite that folder's manifest and municipal table,
+    and the folder could not be resumed. An earlier run's folder is replaced, as asked.
+    """
+    fix = "give another --out folder, or delete this one to start again"
+    manifest = out / "manifest.json"
+    if (out / "runs").is_dir():
+        raise ExperimentError(f"output folder '{out}' holds a compare or sweep (runs/); {fix}")
+    if not manifest.is_file():
+        return
+    try:
+        old = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if not (isinstance(old, dict) and "seed" in old and "design_hash" not in old):
+        what = f"{old.get('kind')} " if isinstance(old, dict) and old.get("kind") else ""
+        raise ExperimentError(
+            f"output folder '{out}' holds other results ({what}manifest.json, not a "
+            f"`metrosim run`'s); {fix}"
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from metrosim.runner import run
 
     scenario = _resolve(args, args.scenario)
     out = Path(args.out) if args.out else Path("out") / f"{scenario.name}-seed{args.seed}"
+    _check_run_folder(out)
     _output_folder(out)  # a bad --out fails now, not after the run
     result = run(
         scenario,
