@@ -378,3 +378,14 @@ def test_a_name_that_is_not_a_folder_name_is_refused(tmp_path, bad):
 def test_names_with_spaces_dots_and_dashes_are_fine():
     for good in ("fragmented", "my run 2", "v1.2-ugb", "Ñuñoa plan"):
         assert Scenario(name=good).name == good
+
+
+def test_a_folder_named_like_a_preset_does_not_hide_the_preset(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fragmented").mkdir()  # e.g. an earlier --out fragmented
+    assert Scenario.load("fragmented").name == "fragmented"
+    with pytest.raises(ScenarioError, match=r"neither a file nor a preset \(it is a folder\)"):
+        Scenario.load(tmp_path / "fragmented")
+    (tmp_path / "fragmentd").mkdir()
+    with pytest.raises(ScenarioError, match="'fragmentd' is neither a file nor a preset"):
+        Scenario.load("fragmentd")

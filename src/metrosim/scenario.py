@@ -1560,11 +1560,12 @@ class Scenario:
             field or value, or includes itself through a chain of includes.
         """
         path = Path(source)
-        if not path.suffix and not path.exists():
+        if not path.suffix and not path.is_file():  # a folder named like a preset: the preset
             presets = _preset_paths()
             if str(source) not in presets:
+                folder = " (it is a folder)" if path.is_dir() else ""
                 raise ScenarioError(
-                    f"scenario {str(source)!r} is neither a file nor a preset; presets: "
+                    f"scenario {str(source)!r} is neither a file nor a preset{folder}; presets: "
                     + ", ".join(sorted(presets))
                 )
             path = presets[str(source)]
