@@ -222,3 +222,27 @@ def test_run_into_a_compare_folder_is_refused_and_nothing_is_lost(capsys, tmp_pa
     assert main(["run", "fragmented", *COARSE_ARGS, "--out", str(run_out)]) == 0
     assert main(["run", "coordinated", *COARSE_ARGS, "--out", str(run_out)]) == 0
     assert Scenario.load(run_out / "scenario.toml").name == "coordinated"
+
+
+def test_ctrl_c_inside_a_compiled_kernel_is_an_interruption_not_a_traceback(
+    capsys, tmp_path, monkeypatch
+):
+    import metrosim.runner
+
+    def interrupted_in_numba(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:  # what numba's dispatcher makes of a Ctrl-C
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from exc
+
+    monkeypatch.setattr(metrosim.runner, "run", interrupted_in_numba)
+    assert main(["run", "fragmented", *COARSE_ARGS, "--out", str(tmp_path / "r")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; files already written are complete" in err and "Traceback" not in err
+
+    def other_system_error(*args, **kwargs):
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr(metrosim.runner, "run", other_system_error)
+    with pytest.raises(SystemError, match="a real bug"):
+        main(["run", "fragmented", *COARSE_ARGS, "--out", str(tmp_path / "r")])

@@ -627,8 +627,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"metrosim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nmetrosim: interrupted; files already written are complete", file=sys.stderr)
-        return 130
+        return _interrupted()
+    except SystemError as exc:  # Ctrl-C inside a numba kernel's call surfaces as SystemError
+        if not _caused_by_interrupt(exc):
+            raise
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    print("\nmetrosim: interrupted; files already written are complete", file=sys.stderr)
+    return 130
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """True when a KeyboardInterrupt is in ``exc``'s chain of causes and contexts."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        stack += [e.__cause__, e.__context__]
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover
