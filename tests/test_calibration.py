@@ -269,8 +269,6 @@ def test_calibrate_command_writes_everything_and_resumes(tmp_path, capsys):
     [
         (["--params", "nope"], ["unknown parameter 'nope'"]),
         (["--accept", "2"], ["accept = 2"]),
-        (["--samples", "1"], ["samples = 1", "2 or more"]),
-        (["--years", "1"], ["2019"]),
         (["--scenario", "nowhere"], ["neither a file nor a preset"]),
         (["--scheduler", "tcp://127.0.0.1:1"], ["no Dask scheduler"]),
     ],

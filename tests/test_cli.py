@@ -129,7 +129,10 @@ def test_argument_errors_exit_2_through_argparse(capsys):
         (["compare", "--seeds", "0"], "--seeds: 0 is too small; allowed: 1 or more"),
         (["compare", "--workers", "0"], "--workers: 0 is too small; allowed: 1 or more"),
         (["calibrate", "--samples", "1"], "--samples: 1 is too small; allowed: 2 or more"),
-        (["calibrate", "--years", "1"], "--years: 1 is too small; allowed: 2 or more"),
+        (
+            ["calibrate", "--years", "1"],
+            "--years: 1 is too small; allowed: 2 or more (the budget facts are for 2019)",
+        ),
     ],
 )
 def test_counts_below_their_minimum_exit_2_through_argparse(capsys, tmp_path, argv, needle):
@@ -246,3 +249,16 @@ def test_ctrl_c_inside_a_compiled_kernel_is_an_interruption_not_a_traceback(
     monkeypatch.setattr(metrosim.runner, "run", other_system_error)
     with pytest.raises(SystemError, match="a real bug"):
         main(["run", "fragmented", *COARSE_ARGS, "--out", str(tmp_path / "r")])
+
+
+def test_sweep_output_folder_that_cannot_be_made_fails_before_any_run(capsys, tmp_path):
+    design = tmp_path / "d.toml"
+    design.write_text(
+        'kind = "full_factorial"\nseeds = 1\nyears = 1\n[set]\nscale = 50\ncell_size_m = 1000.0\n'
+        '[[parameters]]\nname = "formation_rate"\nvalues = [0.01]\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    out = tmp_path / "a-file" / "sub"
+    assert main(["sweep", str(design), "--workers", "1", "--out", str(out)]) == 2
+    _one_line_error(capsys, f"output folder '{out}' cannot be written", "give another --out")

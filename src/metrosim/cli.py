@@ -112,8 +112,11 @@ def _overridden(args: argparse.Namespace, scenario: Scenario) -> Scenario:
     return scenario.replace(**changes).with_overrides(args.set or [])
 
 
-def _output_folder(out: Path) -> Path:
+def _output_folder(out: Path, *, keep: bool = True) -> Path:
     """Create ``out`` if needed and check that files can be written in it, before any run.
+
+    With ``keep=False`` the folders this check made are removed again (the command makes them
+    later, once it knows it will run).
 
     Raises
     ------
@@ -122,11 +125,15 @@ def _output_folder(out: Path) -> Path:
     """
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"output folder '{out}' is a file; give another --out folder")
+    made = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=out)
         os.close(fd)
         os.unlink(probe)
+        if not keep:
+            for p in made:  # deepest first
+                p.rmdir()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ExperimentError(
@@ -342,7 +349,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     design = load_design(args.design)
     out = Path(args.out) if args.out else Path("out") / design.name
     if not (out.exists() and not out.is_dir()):  # (a file: the run store says what to do)
-        _output_folder(out)  # a bad --out fails now, not after the runs
+        _output_folder(out, keep=False)  # a bad --out fails now, not after the runs
     n_points = len(design.points())
     where, client = _where(args)
     print(
