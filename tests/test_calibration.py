@@ -129,6 +129,8 @@ def test_default_parameters_are_free_and_have_priors():
         ("no_such_thing", ["unknown parameter 'no_such_thing'", "cost_per_density"]),
         ("household_size", ["'household_size'", "has a source"]),
         ("citizen_participation", ["'citizen_participation'", "lever"]),
+        ("years=1:3", ["'years' is a setting of the run", "cost_per_density"]),
+        ("cell_size_m=500:1000", ["'cell_size_m' is a setting of the run"]),
         ("rent_floor", ["no stated prior", "rent_floor=low:high"]),
         ("rent_floor=5:1", ["low < high"]),
         ("rent_floor=abc", ["low:high"]),
@@ -267,8 +269,6 @@ def test_calibrate_command_writes_everything_and_resumes(tmp_path, capsys):
     [
         (["--params", "nope"], ["unknown parameter 'nope'"]),
         (["--accept", "2"], ["accept = 2"]),
-        (["--samples", "1"], ["samples = 1", "2 or more"]),
-        (["--years", "1"], ["2019"]),
         (["--scenario", "nowhere"], ["neither a file nor a preset"]),
         (["--scheduler", "tcp://127.0.0.1:1"], ["no Dask scheduler"]),
     ],

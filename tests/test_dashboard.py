@@ -353,3 +353,26 @@ def test_server_arguments():
     for bad in (["--port", "70000"], ["--scale", "0"], ["--cell-size", "big"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(bad)
+
+
+def test_server_refuses_an_address_it_cannot_listen_on_in_one_line(capsys):
+    import socket
+
+    from metrosim.cli import main as cli_main
+    from metrosim.dashboard.server import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["--port", str(port)]) == 2
+        err = capsys.readouterr().err
+        assert f"error: cannot listen on --host '127.0.0.1' --port {port}" in err
+        assert "allowed:" in err and "Traceback" not in err
+    assert main(["--host", "no-such-host.invalid"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot listen on --host 'no-such-host.invalid'" in err and "Traceback" not in err
+    with pytest.raises(SystemExit, match="^2$"):
+        cli_main(["dashboard", "--port", "70000"])
+    err = capsys.readouterr().err
+    assert "metrosim dashboard: error: argument --port: 70000 is not a port" in err

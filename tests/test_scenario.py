@@ -1,6 +1,7 @@
 """Scenario: defaults, presets, TOML round trip, error messages, --set, the parameter table."""
 
 import dataclasses
+import json
 import math
 import re
 import tomllib
@@ -15,6 +16,7 @@ from metrosim.scenario import (
     ParamSpec,
     Scenario,
     ScenarioError,
+    name_problem,
     parameter_table,
     parameter_table_markdown,
     preset_names,
@@ -143,6 +145,8 @@ def _in_range_value(name):
         return st.sampled_from(spec.choices)
     if kind is bool:
         return st.booleans()
+    if kind is str and name == "name":  # it names output folders: no path separators
+        return st.text(max_size=40).filter(lambda v: name_problem(v) is None)
     if kind is str:
         return st.text(max_size=40)
     if kind is int:
@@ -382,3 +386,29 @@ def test_moving_probabilities_must_sum_to_at_most_one():
         Scenario().with_overrides(["mobility_base=0.6", "dissatisfaction_rate=0.6"])
     with pytest.raises(ScenarioError, match=r"^x.toml: fields 'mobility_base' \+ "):
         Scenario.from_dict({"households": {"dissatisfaction_rate": 1.0}}, origin="x.toml")
+
+
+@pytest.mark.parametrize("bad", ["../../elsewhere", "a/b", "a\\b", "..", ".", "", "  ", "a\nb"])
+def test_a_name_that_is_not_a_folder_name_is_refused(tmp_path, bad):
+    with pytest.raises(ScenarioError, match="field 'name' = .* is not allowed; allowed: a name"):
+        Scenario(name=bad)
+    p = tmp_path / "s.toml"
+    p.write_text(f"name = {json.dumps(bad)}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=f"{p}: field 'name'"):
+        Scenario.load(p)
+
+
+def test_names_with_spaces_dots_and_dashes_are_fine():
+    for good in ("fragmented", "my run 2", "v1.2-ugb", "Ñuñoa plan"):
+        assert Scenario(name=good).name == good
+
+
+def test_a_folder_named_like_a_preset_does_not_hide_the_preset(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fragmented").mkdir()  # e.g. an earlier --out fragmented
+    assert Scenario.load("fragmented").name == "fragmented"
+    with pytest.raises(ScenarioError, match=r"neither a file nor a preset \(it is a folder\)"):
+        Scenario.load(tmp_path / "fragmented")
+    (tmp_path / "fragmentd").mkdir()
+    with pytest.raises(ScenarioError, match="'fragmentd' is neither a file nor a preset"):
+        Scenario.load("fragmentd")

@@ -179,6 +179,10 @@ def test_design_points_of_each_kind():
         ({"sample": 4}, "unknown key 'sample' \\(did you mean samples"),
         ({"base": "nowhere"}, "neither a file nor a preset; presets:"),
         ({"set": {"scale": 0}}, r"\[set\].*out of range"),
+        (
+            {"name": "../elsewhere"},
+            r"name = '../elsewhere' is not allowed; allowed: a name without",
+        ),
     ],
 )
 def test_bad_designs_name_the_field_and_what_is_allowed(changes, message):
@@ -193,6 +197,16 @@ def test_design_file_errors(tmp_path):
     bad.write_text('kind = "sobol"\n[[parameters]\nname = 1\n', encoding="utf-8")
     with pytest.raises(ExperimentError, match="not valid TOML"):
         load_design(bad)
+    with pytest.raises(ExperimentError, match="is a folder; give a design .toml file"):
+        load_design(tmp_path)
+
+
+def test_a_design_without_a_name_in_the_folder_above_is_not_named_dotdot(tmp_path, monkeypatch):
+    (tmp_path / "design.toml").write_text(TINY.replace("name = ", "#", 1), encoding="utf-8")
+    (tmp_path / "inner").mkdir()
+    monkeypatch.chdir(tmp_path / "inner")
+    assert load_design("../design.toml").name == "design"  # not "..": out/.. is the cwd
+    assert load_design(tmp_path / "design.toml").name == tmp_path.name
 
 
 def test_base_file_relative_to_the_design(tmp_path):
@@ -395,6 +409,7 @@ def test_cli_sweep_analyze(written, tiny_file, capsys):
         (TINY.replace('"speed_rural_kmh"', '"speed_rurl_kmh"'), "unknown parameter"),
         (TINY.replace("low = 20.0", "low = -5.0"), "out of range"),
         (TINY.replace("[set]", "[set"), "not valid TOML"),
+        ('name = "../../elsewhere"\n' + TINY.replace("name = ", "#", 1), "it names the output"),
     ],
 )
 def test_cli_bad_design_exit_2_one_line(tmp_path, capsys, text, message):

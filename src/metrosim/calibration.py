@@ -171,12 +171,17 @@ DEFAULT_PARAMETERS: tuple[str, ...] = (
 
 
 def _free_fields() -> dict[str, dict[str, Any]]:
-    """Numeric scenario fields whose source is an assumption, by name."""
+    """Numeric uncertain scenario fields whose source is an assumption, by name.
+
+    Levers (what a regime sets) and settings (the horizon, the resolution, measurement
+    standards: what a run is, not the city) are not calibrated.
+    """
     out = {}
     for row in parameter_table():
         d = row["default"]
         numeric = isinstance(d, int | float) and not isinstance(d, bool)
-        if numeric and str(row["source"]).startswith("assumption") and not row["lever"]:
+        assumed = str(row["source"]).startswith("assumption")
+        if numeric and assumed and row["kind"] == "uncertainty":
             out[row["name"]] = row
     return out
 
@@ -216,6 +221,9 @@ def parse_priors(spec: str | Sequence[str] | None, base: Scenario | None = None)
                 why = (
                     "is a policy lever"
                     if rows[name]["lever"]
+                    else "is a setting of the run (its horizon, resolution or a measurement "
+                    "standard), not a property of the city"
+                    if rows[name]["kind"] == "setting"
                     else "has a source, not an assumption"
                     if isinstance(rows[name]["default"], int | float)
                     and not isinstance(rows[name]["default"], bool)

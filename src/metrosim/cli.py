@@ -7,7 +7,10 @@ and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +28,32 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative; allowed: 0 or more")
+    return value
+
+
+def _int_at_least(minimum: int, why: str = ""):
+    """An argparse type: an integer of at least ``minimum`` (``why`` says where it comes from)."""
+
+    def parse(text: str) -> int:
+        value = _positive_int(text) if minimum >= 0 else int(text)
+        if value < minimum:
+            reason = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(
+                f"{value} is too small; allowed: {minimum} or more{reason}"
+            )
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+_FACT_YEARS = "the budget facts are for 2019"
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port; allowed: 0 to 65535 (0 = any)")
     return value
 
 
@@ -83,12 +112,69 @@ def _overridden(args: argparse.Namespace, scenario: Scenario) -> Scenario:
     return scenario.replace(**changes).with_overrides(args.set or [])
 
 
+def _output_folder(out: Path, *, keep: bool = True) -> Path:
+    """Create ``out`` if needed and check that files can be written in it, before any run.
+
+    With ``keep=False`` the folders this check made are removed again (the command makes them
+    later, once it knows it will run).
+
+    Raises
+    ------
+    ExperimentError
+        Naming the folder and the reason (a file of that name, no permission, ...).
+    """
+    if out.exists() and not out.is_dir():
+        raise ExperimentError(f"output folder '{out}' is a file; give another --out folder")
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+        if not keep:
+            for p in made:  # deepest first
+                p.rmdir()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ExperimentError(
+            f"output folder '{out}' cannot be written ({reason}); give another --out folder"
+        ) from None
+    return out
+
+
+def _check_run_folder(out: Path) -> None:
+    """Refuse an output folder that holds other results than a ``metrosim run``'s.
+
+    A run writes ``manifest.json``, ``yearly.parquet``, ``municipal.parquet`` and
+    ``scenario.toml``; in the folder of a compare or a sweep (which has a ``manifest.json`` with a
+    design hash, and ``runs/``) it would overwrite that folder's manifest and municipal table,
+    and the folder could not be resumed. An earlier run's folder is replaced, as asked.
+    """
+    fix = "give another --out folder, or delete this one to start again"
+    manifest = out / "manifest.json"
+    if (out / "runs").is_dir():
+        raise ExperimentError(f"output folder '{out}' holds a compare or sweep (runs/); {fix}")
+    if not manifest.is_file():
+        return
+    try:
+        old = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if not (isinstance(old, dict) and "seed" in old and "design_hash" not in old):
+        what = f"{old.get('kind')} " if isinstance(old, dict) and old.get("kind") else ""
+        raise ExperimentError(
+            f"output folder '{out}' holds other results ({what}manifest.json, not a "
+            f"`metrosim run`'s); {fix}"
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from metrosim.runner import run
 
     scenario = _resolve(args, args.scenario)
     out = Path(args.out) if args.out else Path("out") / f"{scenario.name}-seed{args.seed}"
-    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the run
+    _check_run_folder(out)
+    _output_folder(out)  # a bad --out fails now, not after the run
     result = run(
         scenario,
         seed=args.seed,
@@ -195,7 +281,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         seeds, years = args.seeds, args.years
         default_out = Path("out") / "compare"
     out = Path(args.out) if args.out else default_out
-    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the runs
+    _output_folder(out)  # a bad --out fails now, not after the runs
     where, client = _where(args)
     print(
         f"metrosim compare: {', '.join(s.name for s in scenarios)}; {seeds} seeds x "
@@ -262,6 +348,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     design = load_design(args.design)
     out = Path(args.out) if args.out else Path("out") / design.name
+    if not (out.exists() and not out.is_dir()):  # (a file: the run store says what to do)
+        _output_folder(out, keep=False)  # a bad --out fails now, not after the runs
     n_points = len(design.points())
     where, client = _where(args)
     print(
@@ -321,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--design", help="a kind = 'compare' design file instead (e.g. experiments/headline)"
     )
-    c.add_argument("--seeds", type=_positive_int, help="replicates (default 5)")
+    c.add_argument("--seeds", type=_int_at_least(1), help="replicates (default 5)")
     c.add_argument("--years", type=_positive_int, help="years per run (default 15)")
     c.add_argument("--scale", type=_positive_int, help="real households per agent (default 20)")
     c.add_argument("--cell-size", type=_positive_float, help="cell size in metres (default 500)")
@@ -347,8 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_sweep)
 
     v = sub.add_parser("validate", help="check the fragmented baseline against Santiago's facts")
-    v.add_argument("--seeds", type=_positive_int, default=5, help="replicates (default 5)")
-    v.add_argument("--years", type=_positive_int, default=10, help="years from 2017 (default 10)")
+    v.add_argument("--seeds", type=_int_at_least(1), default=5, help="replicates (default 5)")
+    v.add_argument(
+        "--years",
+        type=_int_at_least(2, _FACT_YEARS),
+        default=10,
+        help="years from 2017 (default 10; >= 2)",
+    )
     v.add_argument("--scale", type=_positive_int, default=20, help="real households per agent")
     v.add_argument("--cell-size", type=_positive_float, default=500.0, help="cell size in metres")
     v.add_argument("--out", help="output folder (default out/validation)")
@@ -367,10 +460,15 @@ def build_parser() -> argparse.ArgumentParser:
             "before and after. docs/calibration.md describes the method."
         ),
     )
-    k.add_argument("--samples", type=_positive_int, default=80, help="prior samples (default 80)")
-    k.add_argument("--seeds", type=_positive_int, default=2, help="seeds per sample (default 2)")
     k.add_argument(
-        "--years", type=_positive_int, default=10, help="years from 2017 (default 10; >= 2)"
+        "--samples", type=_int_at_least(2), default=80, help="prior samples (default 80)"
+    )
+    k.add_argument("--seeds", type=_int_at_least(1), default=2, help="seeds per sample (default 2)")
+    k.add_argument(
+        "--years",
+        type=_int_at_least(2, _FACT_YEARS),
+        default=10,
+        help="years from 2017 (default 10; >= 2)",
     )
     k.add_argument(
         "--accept", type=_positive_float, default=0.1, help="share of samples kept (default 0.1)"
@@ -383,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k.add_argument(
         "--check-seeds",
-        type=_positive_int,
+        type=_int_at_least(1),
         default=3,
         help="seeds of the validation before and after (default 3)",
     )
@@ -396,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=_cmd_calibrate)
 
     d = sub.add_parser("dashboard", help="start the live workshop dashboard in the browser")
-    d.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+    d.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 = any free)")
     d.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     d.add_argument("--cell-size", type=_positive_float, help="cell size in metres (default 1000)")
     d.add_argument("--scale", type=_positive_int, help="real households per agent (default 20)")
@@ -409,6 +507,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = _resolve(args, "fragmented")
     out = Path(args.out) if args.out else Path("out") / "validation"
+    _output_folder(out)  # a bad --out fails now, not after the runs
     print(
         f"metrosim validate: {scenario.name}, {args.seeds} seeds x {args.years} years, "
         f"scale {scenario.scale}, {scenario.cell_size_m:g} m cells",
@@ -437,7 +536,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     )
     priors = parse_priors(args.params, scenario)
     out = Path(args.out) if args.out else Path("out") / "calibration"
-    out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after the runs
+    _output_folder(out)  # a bad --out fails now, not after the runs
     where, client = _where(args)
     print(
         f"metrosim calibrate: {scenario.name}; {', '.join(p.name for p in priors)}; "
@@ -513,7 +612,7 @@ def _add_where(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_int_at_least(1),
         default=2,
         help="local processes: a Dask LocalCluster (default 2; 1 runs in this process)",
     )
@@ -535,8 +634,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"metrosim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nmetrosim: interrupted; files already written are complete", file=sys.stderr)
-        return 130
+        return _interrupted()
+    except SystemError as exc:  # Ctrl-C inside a numba kernel's call surfaces as SystemError
+        if not _caused_by_interrupt(exc):
+            raise
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    print("\nmetrosim: interrupted; files already written are complete", file=sys.stderr)
+    return 130
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """True when a KeyboardInterrupt is in ``exc``'s chain of causes and contexts."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        stack += [e.__cause__, e.__context__]
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -127,7 +127,13 @@ class Scenario:
     """
 
     # --- run -------------------------------------------------------------------------------
-    name: str = _p("custom", unit="text", section="run", source="-", doc="Name of the scenario.")
+    name: str = _p(
+        "custom",
+        unit="text",
+        section="run",
+        source="-",
+        doc="Name of the scenario; it names the output folder (no slash or backslash).",
+    )
     description: str = _p(
         "", unit="text", section="run", source="-", doc="Free text describing the scenario."
     )
@@ -1564,14 +1570,17 @@ class Scenario:
             field or value, or includes itself through a chain of includes.
         """
         path = Path(source)
-        if not path.suffix and not path.exists():
+        if not path.suffix and not path.is_file():  # a folder named like a preset: the preset
             presets = _preset_paths()
             if str(source) not in presets:
+                folder = " (it is a folder)" if path.is_dir() else ""
                 raise ScenarioError(
-                    f"scenario {str(source)!r} is neither a file nor a preset; presets: "
+                    f"scenario {str(source)!r} is neither a file nor a preset{folder}; presets: "
                     + ", ".join(sorted(presets))
                 )
             path = presets[str(source)]
+        if path.is_dir():
+            raise ScenarioError(f"scenario file {str(path)!r} is a folder; give a .toml file")
         if not path.is_file():
             raise ScenarioError(f"scenario file {str(path)!r} does not exist")
         flat = _read_with_includes(path, ())
@@ -1762,8 +1771,22 @@ def _coerce(f: dataclasses.Field[Any], value: Any, origin: str) -> Any:
     return value
 
 
+#: What a name that becomes part of an output folder's path may be (``out/<name>-seed<N>``).
+NAME_RULE = "a name without '/', '\\' or control characters, and not '.' or '..'"
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a scenario or a design (it becomes a folder name), or None."""
+    bad = any(ch in "/\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
+    if bad or value.strip() in ("", ".", ".."):
+        return f"{value!r} is not allowed; allowed: {NAME_RULE} (it names the output folder)"
+    return None
+
+
 def _check_value(f: dataclasses.Field[Any], value: Any) -> None:
     spec: ParamSpec = f.metadata["spec"]
+    if f.name == "name" and (problem := name_problem(value)) is not None:
+        raise ScenarioError(f"field 'name' = {problem}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ScenarioError(f"field {f.name!r} = {value!r} is not a finite number")
     if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from metrosim._atomic import atomic_write_text
-from metrosim.experiments import replicate_seeds
+from metrosim.experiments import ExperimentError, replicate_seeds
 from metrosim.metrics import lee_sallee
 from metrosim.model import MetroModel
 from metrosim.scenario import Scenario
@@ -283,11 +283,18 @@ def validate(
     -------
     DataFrame
         fact, observed, source, model mean, model min and max over seeds, tolerance, verdict.
+
+    Raises
+    ------
+    ExperimentError
+        For years < 2 or seeds < 1 (a ``ValueError``).
     """
     if years < 2:
-        raise ValueError(f"years = {years}; allowed: 2 or more (the budget facts are for 2019)")
+        raise ExperimentError(
+            f"years = {years}; allowed: 2 or more (the budget facts are for 2019)"
+        )
     if seeds < 1:
-        raise ValueError(f"seeds = {seeds}; allowed: 1 or more")
+        raise ExperimentError(f"seeds = {seeds}; allowed: 1 or more")
     scenario = scenario if scenario is not None else Scenario.load("fragmented")
     runs = []
     for k, seed in enumerate(replicate_seeds(base_seed, seeds)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 
 from metrosim.scenario import ScenarioError
@@ -40,6 +41,7 @@ def serve(
     if scale is not None:
         checked["scale"] = scale
     Scenario().replace(_origin="dashboard", **checked)  # ScenarioError for a bad value, now
+    check_address(host, port)  # ScenarioError for an address that cannot be used, now
     if cell_size_m is not None:
         os.environ["METROSIM_DASHBOARD_CELL_SIZE"] = repr(float(cell_size_m))
     if scale is not None:
@@ -73,6 +75,28 @@ def serve(
         "--no-check-version",
     ]
     cli.main(args=args, prog_name="metrosim dashboard", standalone_mode=False)
+
+
+def check_address(host: str, port: int) -> None:
+    """Check that the server can listen on ``host:port`` (bind a socket there, then close it).
+
+    Raises
+    ------
+    ScenarioError
+        Naming ``--host`` and ``--port`` and the reason (an unknown host, a port in use, ...).
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            sock.bind(address)
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ScenarioError(
+            f"cannot listen on --host {host!r} --port {port} ({reason}); allowed: an address "
+            "of this machine (127.0.0.1, 0.0.0.0 for all) and a free port (0 = any)"
+        ) from None
 
 
 def _port(text: str) -> int:

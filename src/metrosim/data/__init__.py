@@ -140,12 +140,19 @@ def _fingerprint(paths: list[Path]) -> str:
 def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     if not path.is_file():
         raise DataError(f"data file {path} is missing")
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path.name}: missing column(s) {missing}; found {reader.fieldnames}")
-        return list(reader)
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(
+                    f"{path.name}: missing column(s) {missing}; found {reader.fieldnames}"
+                )
+            return list(reader)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path.name}: not a UTF-8 text file ({exc.reason})") from None
+    except csv.Error as exc:
+        raise DataError(f"{path.name}: not a valid CSV file ({exc})") from None
 
 
 def _num(row: dict[str, str], col: str, path: Path, *, allow_empty: bool = False) -> float:
@@ -153,9 +160,15 @@ def _num(row: dict[str, str], col: str, path: Path, *, allow_empty: bool = False
     if raw == "" and allow_empty:
         return float("nan")
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise DataError(f"{path.name}: column {col!r} has non-numeric value {raw!r}") from None
+    if not np.isfinite(value):
+        allowed = "a finite number or an empty cell" if allow_empty else "a finite number"
+        raise DataError(
+            f"{path.name}: column {col!r} has non-finite value {raw!r}; allowed: {allowed}"
+        )
+    return value
 
 
 def _rings(geometry: dict, path: Path) -> list[np.ndarray]:
@@ -190,15 +203,40 @@ def _read_geojson(path: Path) -> list[dict]:
     return feats
 
 
+#: The header keys of an ESRI ASCII raster that :func:`_read_ascii` needs.
+_ASCII_KEYS = ("ncols", "nrows", "xllcorner", "yllcorner", "cellsize")
+
+
 def _read_ascii(path: Path) -> AsciiGrid:
     if not path.is_file():
         raise DataError(f"data file {path} is missing")
     header: dict[str, float] = {}
-    with path.open(encoding="ascii") as fh:
-        for _ in range(6):
-            key, value = fh.readline().split()
-            header[key.lower()] = float(value)
-        values = np.loadtxt(fh, dtype=np.float64)
+    try:
+        with path.open(encoding="ascii") as fh:
+            for i in range(6):
+                line = fh.readline()
+                parts = line.split()
+                if len(parts) != 2:
+                    raise DataError(
+                        f"{path.name}: header line {i + 1} is {line.strip()[:40]!r}; allowed: a "
+                        f"key and a number ({', '.join(_ASCII_KEYS)}, nodata_value)"
+                    )
+                try:
+                    header[parts[0].lower()] = float(parts[1])
+                except ValueError:
+                    raise DataError(
+                        f"{path.name}: header {parts[0]} = {parts[1]!r} is not a number"
+                    ) from None
+            values = np.loadtxt(fh, dtype=np.float64)
+    except DataError:
+        raise
+    except UnicodeDecodeError:
+        raise DataError(f"{path.name}: not an ASCII raster (a non-ASCII byte)") from None
+    except ValueError as exc:  # np.loadtxt: a short row, a word among the numbers
+        raise DataError(f"{path.name}: the grid's values cannot be read ({exc})") from None
+    missing = [k for k in _ASCII_KEYS if k not in header]
+    if missing:
+        raise DataError(f"{path.name}: header lacks {missing}; found {sorted(header)}")
     ny, nx = int(header["nrows"]), int(header["ncols"])
     if values.shape != (ny, nx):
         raise DataError(f"{path.name}: grid is {values.shape}, header says {(ny, nx)}")

@@ -195,16 +195,20 @@ def compare(
     Raises
     ------
     ExperimentError
-        For an output folder holding another design, or when every run failed.
+        For no scenario, two scenarios of the same name, seeds < 1, an output folder holding
+        another design, or when every run failed.
     """
     resolved = [Scenario.load(s) if isinstance(s, str) else s for s in scenarios]
     names = [s.name for s in resolved]
     if not resolved:
-        raise ValueError("no scenario to compare")
+        raise ExperimentError("no scenario to compare; give at least one")
     if len(set(names)) != len(names):
-        raise ValueError(f"scenario names must differ to be compared; got {names}")
+        raise ExperimentError(
+            f"scenario names must differ to be compared; got {names} (give each file its "
+            "own name = ...)"
+        )
     if seeds < 1:
-        raise ValueError(f"seeds = {seeds}; allowed: 1 or more")
+        raise ExperimentError(f"seeds = {seeds}; allowed: 1 or more")
     seed_list = replicate_seeds(base_seed, seeds)
     run_years = [s.years if years is None else int(years) for s in resolved]
     jobs: list[Job] = []

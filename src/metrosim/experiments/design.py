@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from metrosim.experiments._runs import ExperimentError
-from metrosim.scenario import Scenario, ScenarioError, parameter_table
+from metrosim.scenario import Scenario, ScenarioError, name_problem, parameter_table
 
 __all__ = ["CompareDesign", "Design", "Parameter", "KINDS", "load_design", "load_compare_design"]
 
@@ -251,7 +251,7 @@ class Design:
             raise ExperimentError(f"{origin}: parameter {dup[0]!r} is given twice")
         if kind in ("sobol", "morris") and len(params) < 2:
             raise ExperimentError(f"{origin}: a {kind} design needs at least 2 parameters")
-        name = _get(data, "name", str, origin, default="sweep")
+        name = _design_name(data, origin, "sweep")
         description = _get(data, "description", str, origin, default="")
         return cls(
             name=name,
@@ -425,7 +425,7 @@ class CompareDesign:
             raise ExperimentError(f"{origin}: scenario names must differ; got {seen}")
         years_default = scenarios[0].years
         return cls(
-            name=_get(data, "name", str, origin, default="compare"),
+            name=_design_name(data, origin, "compare"),
             scenarios=tuple(scenarios),
             seeds=_get(data, "seeds", int, origin, default=5, low=1),
             years=_get(data, "years", int, origin, default=years_default, low=0),
@@ -442,6 +442,8 @@ def load_compare_design(path: str | Path) -> CompareDesign:
 
 def _read(path: str | Path) -> tuple[dict[str, Any], str, Path]:
     path = Path(path)
+    if path.is_dir():
+        raise ExperimentError(f"design file {str(path)!r} is a folder; give a design .toml file")
     if not path.is_file():
         raise ExperimentError(f"design file {str(path)!r} does not exist")
     try:
@@ -452,7 +454,9 @@ def _read(path: str | Path) -> tuple[dict[str, Any], str, Path]:
         raise ExperimentError(f"{path}: not a UTF-8 text file") from None
     if "name" not in data:
         stem = path.parent.name if path.stem == "design" else path.stem
-        data = {**data, "name": stem or "design"}
+        if name_problem(stem) is not None:  # e.g. ../design.toml: not the name ".."
+            stem = "design"
+        data = {**data, "name": stem}
     return data, str(path), path.parent
 
 
@@ -492,6 +496,14 @@ def _get(
     if low is not None and value < low:
         raise ExperimentError(f"{origin}: {key} = {value!r}; allowed: {low} or more")
     return value
+
+
+def _design_name(data: Mapping[str, Any], origin: str, default: str) -> str:
+    """The design's name (the default output folder is ``out/<name>``), checked."""
+    name = _get(data, "name", str, origin, default=default)
+    if (problem := name_problem(name)) is not None:
+        raise ExperimentError(f"{origin}: name = {problem}")
+    return name
 
 
 def _load_base(data: Mapping[str, Any], origin: str, root: Path | None) -> Scenario:
