@@ -395,31 +395,3 @@ def test_single_blas_thread_does_nothing_without_threadpoolctl(monkeypatch):
     assert isinstance(block, contextlib.nullcontext)
     with block:
         pass
-
-
-def test_models_in_two_threads_with_numba_workqueue_layer():
-    # numba's workqueue layer (no TBB, no OpenMP runtime) aborts the process when two threads
-    # launch parallel kernels at once; models then build and step one at a time
-    import os
-    import subprocess
-
-    code = (
-        "import threading, numba\n"
-        "from metrosim import MetroModel, Scenario\n"
-        "from metrosim._threads import one_model_at_a_time\n"
-        "ms = [MetroModel(Scenario(scale=50, cell_size_m=2000.0), rng=s) for s in (1, 2)]\n"
-        "def go(m):\n"
-        "    for _ in range(3):\n"
-        "        m.step()\n"
-        "ts = [threading.Thread(target=go, args=(m,)) for m in ms]\n"
-        "[t.start() for t in ts]\n"
-        "[t.join() for t in ts]\n"
-        "print(numba.threading_layer(), type(one_model_at_a_time()).__name__, "
-        "[m.year for m in ms])"
-    )
-    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["workqueue", "RLock", "[2020,", "2020]"]

@@ -35,14 +35,12 @@ import contextlib
 import threading
 from typing import Any
 
-__all__ = ["one_model_at_a_time", "single_blas_thread"]
+__all__ = ["single_blas_thread"]
 
 _state: dict[str, Any] = {}
 #: Guards the process-wide part below (blocks open in any thread, the limits to restore).
 _lock = threading.Lock()
 _shared: dict[str, Any] = {"open": 0, "limiter": None}
-#: Held while a model is built or steps, when numba's threading layer is not thread-safe.
-_models_lock = threading.RLock()
 
 
 def _controllers() -> tuple[Any, Any] | None:
@@ -120,28 +118,3 @@ def single_blas_thread() -> contextlib.AbstractContextManager:
     if _controllers() is None:
         return contextlib.nullcontext()
     return _OneBlasThread()
-
-
-def one_model_at_a_time() -> contextlib.AbstractContextManager:
-    """A context in which no other thread builds or steps a model, if numba needs that.
-
-    numba's parallel kernels run on the first threading layer it can load: TBB, OpenMP, or
-    its own ``workqueue``. The first two accept parallel kernels launched from several
-    threads at once; ``workqueue`` (used where neither TBB nor an OpenMP runtime is found,
-    e.g. a container without libgomp) aborts the process when two threads launch kernels
-    at once, as two models stepping in two threads (two dashboard sessions) do. With
-    ``workqueue`` the context is a process-wide lock (reentrant), so models are built and
-    step one at a time; otherwise it does nothing. numba's threads are started on the first
-    call, to learn the layer.
-
-    References
-    ----------
-    numba documentation, "The Threading Layers" (which layers are thread-safe).
-    https://numba.readthedocs.io/en/stable/user/threading-layer.html
-    """
-    if "serial" not in _state:
-        import numba
-
-        numba.get_num_threads()  # starts numba's threads: the layer is known from then on
-        _state["serial"] = numba.threading_layer() == "workqueue"
-    return _models_lock if _state["serial"] else contextlib.nullcontext()

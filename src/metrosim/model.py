@@ -33,7 +33,7 @@ from metrosim._kernels.spatial import (
     vacancy_rates,
 )
 from metrosim._memory import tune_allocator
-from metrosim._threads import one_model_at_a_time, single_blas_thread
+from metrosim._threads import single_blas_thread
 from metrosim.accessibility import (
     DistanceField,
     Network,
@@ -167,10 +167,6 @@ class MetroModel(mesa.Model):
 
     def __init__(self, scenario: Scenario | None = None, *, rng: Any = None):
         tune_allocator()  # reuse freed grid-sized arrays (metrosim._memory), once per process
-        with one_model_at_a_time():  # only with numba's workqueue layer (metrosim._threads)
-            self._construct(scenario, rng)
-
-    def _construct(self, scenario: Scenario | None, rng: Any) -> None:
         super().__init__(rng=rng)
         #: The metrosim scenario of this run (``Model.scenario`` stays Mesa's own record).
         self.params: Scenario = scenario if scenario is not None else Scenario()
@@ -276,10 +272,9 @@ class MetroModel(mesa.Model):
         """Advance one year, in the order documented in ``docs/odd.md``.
 
         BLAS runs on one thread during the year (``metrosim._threads``): its calls are small,
-        and idle OpenBLAS threads would hold cores that the numba kernels need. With numba's
-        ``workqueue`` threading layer, models in other threads wait for the year to end.
+        and idle OpenBLAS threads would hold cores that the numba kernels need.
         """
-        with one_model_at_a_time(), single_blas_thread():
+        with single_blas_thread():
             self._year()
 
     def _year(self) -> None:
