@@ -136,6 +136,19 @@ def final_state(model: Any) -> dict[str, np.ndarray]:
     }
 
 
+def _pin_numba_threads() -> None:
+    """Make ``NUMBA_NUM_THREADS`` in the environment the thread count numba took.
+
+    numba re-reads its settings from the environment before each compilation and refuses a
+    thread count other than the one its threads were started with. In a worker process the
+    two could disagree (seen with Dask workers spawned from the ``metrosim`` script: started
+    with 1, re-read as 2), and every run then failed at its first compilation.
+    """
+    import numba
+
+    os.environ["NUMBA_NUM_THREADS"] = str(numba.config.NUMBA_NUM_THREADS)
+
+
 def run_job(job: Job) -> Outcome:
     """Run one job; an exception inside the model is returned as the outcome's error.
 
@@ -145,6 +158,7 @@ def run_job(job: Job) -> Outcome:
     from metrosim.model import MetroModel
     from metrosim.runner import tables
 
+    _pin_numba_threads()
     t0 = time.perf_counter()
     try:
         model = MetroModel(job.scenario, rng=job.seed)
